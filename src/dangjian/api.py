@@ -1,0 +1,70 @@
+"""The HTTP API at /api/v1: token authentication, stable error codes; each app adds a router."""
+
+from django.conf import settings
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from dangjian.core.errors import ServiceError
+
+
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer djt_…` with a personal access token from the profile page."""
+
+    def authenticate(self, request, token):
+        from dangjian.core.services import authenticate_token
+
+        user = authenticate_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="dangjian API",
+    version="1",
+    description=str(settings.SITE_NAME) + " — API. Errors answer {code, message, field?}.",
+    auth=TokenAuth(),
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(ServiceError)
+def _service_error(request, exc: ServiceError):
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, exc):
+    return api.create_response(
+        request,
+        {"code": "unauthorized", "message": "A valid API token is required."},
+        status=401,
+    )
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid(request, exc: NinjaValidationError):
+    errors = exc.errors
+    field = None
+    if errors:
+        loc = [str(p) for p in errors[0].get("loc", []) if p not in ("body", "query", "path", "payload")]
+        field = ".".join(loc) or None
+    body = {"code": "invalid", "message": errors[0].get("msg", "invalid") if errors else "invalid"}
+    if field:
+        body["field"] = field
+    body["errors"] = [{"loc": e.get("loc"), "msg": e.get("msg")} for e in errors]
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return api.create_response(
+        request, {"code": "error", "message": str(exc)}, status=exc.status_code
+    )
+
+
+from dangjian.core.api import router as core_router  # noqa: E402
+
+api.add_router("/", core_router)

@@ -1,0 +1,178 @@
+"""API of the organisation tree and the acting account; thin over selectors and services."""
+
+import datetime
+
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Length, Substr
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import PageNumberPagination, paginate
+
+from . import selectors, services
+from .models import Organization, OrgKind, OrgStatus, UnitType
+
+router = Router(tags=["organisations"])
+
+
+class Error(Schema):
+    code: str = Field(description="stable machine-readable code, e.g. duplicate_code")
+    message: str
+    field: str | None = None
+
+
+class OrgOut(Schema):
+    id: int
+    code: str
+    name: str
+    short_name: str
+    kind: OrgKind
+    unit_type: UnitType
+    status: OrgStatus
+    established_on: datetime.date | None
+    dissolved_on: datetime.date | None
+    contact_person: str
+    contact_phone: str
+    display_order: int
+    depth: int
+    children: int = Field(alias="numchild")
+    parent_id: int | None = None
+
+
+class OrgCreate(Schema):
+    parent_id: int | None = Field(None, description="omit for a top-level committee (administrators only)")
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=128)
+    kind: OrgKind
+    short_name: str = Field("", max_length=64)
+    unit_type: UnitType = UnitType.OTHER
+    established_on: datetime.date | None = None
+    contact_person: str = Field("", max_length=64)
+    contact_phone: str = Field("", max_length=32)
+    display_order: int = 0
+
+
+class OrgUpdate(Schema):
+    code: str | None = Field(None, max_length=32)
+    name: str | None = Field(None, max_length=128)
+    kind: OrgKind | None = None
+    short_name: str | None = Field(None, max_length=64)
+    unit_type: UnitType | None = None
+    established_on: datetime.date | None = None
+    contact_person: str | None = Field(None, max_length=64)
+    contact_phone: str | None = Field(None, max_length=32)
+    display_order: int | None = None
+
+
+class OrgMove(Schema):
+    parent_id: int
+
+
+class OrgDissolve(Schema):
+    on: datetime.date | None = None
+    move_members_to: int | None = Field(None, description="organisation that takes the members")
+
+
+class OrgFilter(Schema):
+    root: int | None = Field(None, description="id of the subtree's root; default: the whole scope")
+    kind: OrgKind | None = None
+    status: OrgStatus | None = None
+    q: str | None = Field(None, description="name or code contains")
+
+
+class RoleOut(Schema):
+    role: str
+    organization_id: int
+    organization_code: str
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    roles: list[RoleOut]
+
+
+def _with_parent_id(qs):
+    parent = Organization.objects.filter(
+        path=Substr(OuterRef("path"), 1, Length(OuterRef("path")) - Organization.steplen)
+    ).values("id")[:1]
+    return qs.annotate(parent_id=Subquery(parent))
+
+
+def _one(request, org_id) -> Organization:
+    return _with_parent_id(Organization.objects.filter(pk=org_id)).get()
+
+
+ERRORS = {400: Error, 403: Error, 404: Error, 409: Error, 422: Error}
+
+
+@router.get("/orgs", response=list[OrgOut], summary="List organisations of a subtree")
+@paginate(PageNumberPagination, page_size=50)
+def list_orgs(request, filters: Query[OrgFilter]):
+    root = selectors.get_organization(request.user, filters.root) if filters.root else None
+    qs = selectors.subtree(request.user, root, kind=filters.kind, status=filters.status)
+    if filters.q:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(name__icontains=filters.q) | Q(code__icontains=filters.q))
+    return _with_parent_id(qs)
+
+
+@router.get("/orgs/{org_id}", response={200: OrgOut, 404: Error}, summary="One organisation")
+def get_org(request, org_id: int):
+    org = selectors.get_organization(request.user, org_id)
+    return _one(request, org.pk)
+
+
+@router.post("/orgs", response={201: OrgOut, **ERRORS}, summary="Create an organisation")
+def create_org(request, payload: OrgCreate):
+    parent = (
+        selectors.get_organization(request.user, payload.parent_id) if payload.parent_id else None
+    )
+    values = payload.dict(exclude={"parent_id"})
+    org = services.create_organization(actor=request.user, parent=parent, **values)
+    return 201, _one(request, org.pk)
+
+
+@router.patch("/orgs/{org_id}", response={200: OrgOut, **ERRORS}, summary="Edit an organisation")
+def update_org(request, org_id: int, payload: OrgUpdate):
+    org = selectors.get_organization(request.user, org_id)
+    values = payload.dict(exclude_unset=True)
+    for key in ("code", "name", "kind", "unit_type", "display_order"):
+        if key in values and values[key] is None:
+            values.pop(key)
+    services.update_organization(actor=request.user, org=org, **values)
+    return _one(request, org.pk)
+
+
+@router.post("/orgs/{org_id}/move", response={200: OrgOut, **ERRORS}, summary="Move under another")
+def move_org(request, org_id: int, payload: OrgMove):
+    org = selectors.get_organization(request.user, org_id)
+    parent = selectors.get_organization(request.user, payload.parent_id)
+    services.move_organization(actor=request.user, org=org, new_parent=parent)
+    return _one(request, org.pk)
+
+
+@router.post("/orgs/{org_id}/dissolve", response={200: OrgOut, **ERRORS}, summary="Dissolve")
+def dissolve_org(request, org_id: int, payload: OrgDissolve):
+    org = selectors.get_organization(request.user, org_id)
+    target = (
+        selectors.get_organization(request.user, payload.move_members_to)
+        if payload.move_members_to
+        else None
+    )
+    services.dissolve_organization(
+        actor=request.user, org=org, on=payload.on, move_members_to=target
+    )
+    return _one(request, org.pk)
+
+
+@router.get("/me", response=MeOut, tags=["accounts"], summary="The account of the token")
+def me(request):
+    user = request.user
+    roles = [
+        RoleOut(role=a.role, organization_id=a.organization_id, organization_code=a.organization.code)
+        for a in user.role_assignments.select_related("organization").order_by("id")
+    ]
+    return MeOut(id=user.pk, username=user.username, display_name=user.display_name, roles=roles)
+
+

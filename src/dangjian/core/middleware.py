@@ -1,0 +1,36 @@
+"""Gives every request an id (kept from X-Request-ID when sane) and records the client address."""
+
+import re
+
+from . import context
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def client_ip(request) -> str | None:
+    # Behind a reverse proxy, set DANGJIAN_TRUST_X_FORWARDED_FOR to read the first address of it.
+    from django.conf import settings
+
+    if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.headers.get("X-Request-ID", "")
+        token = context.begin(
+            request_id=given if _REQUEST_ID.match(given) else None, ip=client_ip(request)
+        )
+        request.request_id = context.current().request_id
+        try:
+            response = self.get_response(request)
+        finally:
+            context.end(token)
+        response["X-Request-ID"] = request.request_id
+        return response

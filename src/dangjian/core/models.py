@@ -1,0 +1,239 @@
+"""Core tables: accounts, the organisation tree, roles held at organisations, API tokens, audit."""
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from treebeard.mp_tree import MP_Node
+
+from . import permissions
+
+
+class User(AbstractUser):
+    """An account. Logs in by user name or mobile number (stored encrypted, found by hash)."""
+
+    display_name = models.CharField(_("display name"), max_length=64, blank=True)
+    mobile_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    mobile_encrypted = models.TextField(blank=True, default="", editable=False)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def mobile(self) -> str:
+        from .crypto import decrypt
+
+        return decrypt(self.mobile_encrypted) if self.mobile_encrypted else ""
+
+    def set_mobile(self, mobile: str) -> None:
+        from .crypto import encrypt, keyed_hash
+
+        mobile = (mobile or "").strip()
+        self.mobile_hash = keyed_hash(mobile) if mobile else None
+        self.mobile_encrypted = encrypt(mobile) if mobile else ""
+
+
+class OrgKind(models.TextChoices):
+    COMMITTEE = "committee", _("Party committee")
+    GENERAL_BRANCH = "general_branch", _("General branch")
+    BRANCH = "branch", _("Branch")
+    JOINT_BRANCH = "joint_branch", _("Joint branch")
+    GROUP = "group", _("Party group")
+
+
+# Which kinds may stand directly under which (None = at the root of the tree).
+ALLOWED_PARENT_KINDS: dict[str, frozenset] = {
+    OrgKind.COMMITTEE: frozenset({None, OrgKind.COMMITTEE}),
+    OrgKind.GENERAL_BRANCH: frozenset({OrgKind.COMMITTEE}),
+    OrgKind.BRANCH: frozenset({OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH}),
+    OrgKind.JOINT_BRANCH: frozenset({OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH}),
+    OrgKind.GROUP: frozenset({OrgKind.BRANCH, OrgKind.JOINT_BRANCH}),
+}
+BRANCH_KINDS = frozenset({OrgKind.BRANCH, OrgKind.JOINT_BRANCH})
+
+
+class UnitType(models.TextChoices):
+    GOVERNMENT = "government", _("Government organ")
+    PUBLIC_INSTITUTION = "institution", _("Public institution")
+    ENTERPRISE = "enterprise", _("Enterprise")
+    STATE_ENTERPRISE = "state_enterprise", _("State-owned enterprise")
+    VILLAGE = "village", _("Village")
+    COMMUNITY = "community", _("Community")
+    SCHOOL = "school", _("School")
+    SOCIAL_ORGANISATION = "social", _("Social organisation")
+    OTHER = "other", _("Other")
+
+
+class OrgStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    DISSOLVED = "dissolved", _("Dissolved")
+
+
+class Organization(MP_Node):
+    """A Party organisation (党组织): committee, general branch, branch, joint branch or group.
+
+    The tree is a materialised path: the subtree of X is every row whose path starts with X.path,
+    one indexed range scan on PostgreSQL and SQLite alike.
+    """
+
+    steplen = 4
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("full name"), max_length=128)
+    short_name = models.CharField(_("short name"), max_length=64, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=OrgKind.choices)
+    unit_type = models.CharField(
+        _("unit type"), max_length=20, choices=UnitType.choices, default=UnitType.OTHER
+    )
+    established_on = models.DateField(_("established on"), null=True, blank=True)
+    contact_person = models.CharField(_("contact person"), max_length=64, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=OrgStatus.choices, default=OrgStatus.ACTIVE
+    )
+    dissolved_on = models.DateField(_("dissolved on"), null=True, blank=True)
+    display_order = models.IntegerField(_("display order"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        indexes = [
+            # LIKE 'prefix%' on PostgreSQL databases whose collation is not C.
+            models.Index(fields=["path"], name="org_path_like", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["kind", "status"], name="org_kind_status"),
+            models.Index(fields=["name"], name="org_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == OrgStatus.ACTIVE
+
+    @property
+    def parent_path(self) -> str:
+        return self.path[: -self.steplen]
+
+    def ancestor_paths(self) -> list[str]:
+        return [self.path[:i] for i in range(self.steplen, len(self.path) + 1, self.steplen)]
+
+
+class RoleAssignment(models.Model):
+    """A role held by a user at an organisation; it reaches the organisation's whole subtree."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="role_assignments"
+    )
+    role = models.CharField(_("role"), max_length=32, choices=permissions.role_choices())
+    granted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("role assignment")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization", "role"], name="role_assignment_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} @ {self.organization}"
+
+
+class ApiToken(models.Model):
+    """A personal access token for the API. Only a SHA-256 digest of the secret is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=64)
+    prefix = models.CharField(max_length=12, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("The audit log is append-only")
+
+    def delete(self):
+        raise TypeError("The audit log is append-only")
+
+
+class AuditEvent(models.Model):
+    """One change (or one sensitive read), append-only. Survives the deletion of its object:
+    it keeps the object's type, id and label as text, never a foreign key to it."""
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No database constraint: deleting an account must not touch (or be blocked by) its events.
+    user = models.ForeignKey(
+        User, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        related_name="+",
+    )
+    user_label = models.CharField(max_length=150, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    object_label = models.CharField(max_length=255, blank=True)
+    # Path of the organisation the object belongs to, so the log can be scoped to a subtree.
+    org_path = models.CharField(max_length=255, blank=True, default="")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            models.Index(fields=["org_path", "at"], name="audit_org_path_at"),
+            models.Index(
+                fields=["org_path"], name="audit_org_path_like", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["user", "at"], name="audit_user_at"),
+            models.Index(fields=["action", "at"], name="audit_action_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_label} {self.action} {self.object_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("The audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("The audit log is append-only")
+
+
+def subtree_q(path: str, field: str = "path") -> Q:
+    """Rows whose (organisation) path lies in the subtree rooted at `path`."""
+    return Q(**{f"{field}__startswith": path})

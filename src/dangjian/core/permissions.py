@@ -1,0 +1,79 @@
+"""What each role may do: the actions and the default role table, as data.
+
+A role is held at an organisation and reaches that organisation's whole subtree. Code asks
+`selectors.scope_for(user, action)`; nothing else tests a role by name.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+# action code -> label shown when administrators look at roles
+ACTIONS: dict[str, str] = {
+    "org.view": _("View organisations"),
+    "org.create": _("Create organisations"),
+    "org.change": _("Edit organisations"),
+    "org.move": _("Move organisations"),
+    "org.dissolve": _("Dissolve organisations"),
+    "role.view": _("View role holders"),
+    "role.assign": _("Assign and revoke roles"),
+    "member.view": _("View member records"),
+    "member.view_sensitive": _("View full ID and phone numbers"),
+    "member.change": _("Edit member records"),
+    "audit.view": _("View the audit log"),
+    "audit.export": _("Export the audit log"),
+    "dashboard.view": _("View dashboards"),
+}
+
+# role code -> (name, the actions it grants, rank). A role may only be assigned by someone whose
+# own role in that place grants role.assign and ranks at least as high: a secretary cannot make
+# someone a system administrator.
+ROLES: dict[str, tuple[str, frozenset[str], int]] = {
+    "sysadmin": (_("System administrator"), frozenset(ACTIONS), 100),
+    "org_admin": (
+        _("Organisation administrator"),
+        frozenset(ACTIONS),
+        80,
+    ),
+    "secretary": (
+        _("Branch secretary"),
+        frozenset(
+            {
+                "org.view",
+                "org.create",
+                "org.change",
+                "role.view",
+                "role.assign",
+                "member.view",
+                "member.view_sensitive",
+                "member.change",
+                "audit.view",
+                "dashboard.view",
+            }
+        ),
+        60,
+    ),
+    "committee_member": (
+        _("Branch committee member"),
+        frozenset({"org.view", "role.view", "member.view", "dashboard.view"}),
+        40,
+    ),
+    "auditor": (
+        _("Auditor"),
+        frozenset(
+            {"org.view", "role.view", "member.view", "audit.view", "audit.export", "dashboard.view"}
+        ),
+        30,
+    ),
+    "member": (_("Member"), frozenset({"org.view"}), 10),
+}
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [(code, name) for code, (name, _actions, _rank) in ROLES.items()]
+
+
+def actions_of(role: str) -> frozenset[str]:
+    return ROLES[role][1]
+
+
+def rank_of(role: str) -> int:
+    return ROLES[role][2]

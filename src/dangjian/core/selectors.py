@@ -1,0 +1,246 @@
+"""Every read of core data. Each selector takes the acting user and returns only what that user
+may see: roles are held at organisations and reach their whole subtree.
+
+`restrict(queryset, user, action)` is the one entry point that turns a user's roles into a filter.
+"""
+
+from django.db.models import Count, Q, QuerySet
+
+from . import permissions
+from .errors import NotFound
+from .models import AuditEvent, OrgKind, Organization, OrgStatus, RoleAssignment, User
+
+_CACHE_ATTR = "_dangjian_roles"
+
+
+def _held_roles(user) -> list[tuple[str, str]]:
+    """(organisation path, role) pairs of the user; loaded once per user object (per request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        cached = list(
+            RoleAssignment.objects.filter(
+                user=user, organization__status=OrgStatus.ACTIVE
+            ).values_list("organization__path", "role")
+        )
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def forget_roles(user) -> None:
+    """Drop the cached roles (after assigning or revoking in the same request)."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def _minimal(paths: set[str]) -> list[str]:
+    """Drop paths that lie inside another path of the set."""
+    kept: list[str] = []
+    for path in sorted(paths):
+        if not any(path.startswith(k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+def scope_for(user, action: str) -> list[str]:
+    """The path prefixes of the subtrees where `user` may do `action`. [""] means everywhere."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return [""]
+    return _minimal({p for p, role in _held_roles(user) if action in permissions.actions_of(role)})
+
+
+def can(user, action: str, org: Organization | None = None) -> bool:
+    """May the user do `action` at `org` (or anywhere, if org is None)?"""
+    prefixes = scope_for(user, action)
+    if org is None:
+        return bool(prefixes)
+    return any(org.path.startswith(p) for p in prefixes)
+
+
+def actions_anywhere(user) -> set[str]:
+    """Every action the user may do somewhere: drives the navigation."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return set(permissions.ACTIONS)
+    found: set[str] = set()
+    for _path, role in _held_roles(user):
+        found |= permissions.actions_of(role)
+    return found
+
+
+def max_rank_at(user, org: Organization) -> int:
+    if getattr(user, "is_superuser", False):
+        return 1000
+    ranks = [
+        permissions.rank_of(role)
+        for path, role in _held_roles(user)
+        if org.path.startswith(path) and "role.assign" in permissions.actions_of(role)
+    ]
+    return max(ranks, default=0)
+
+
+def restrict(queryset: QuerySet, user, action: str, path_field: str = "path") -> QuerySet:
+    prefixes = scope_for(user, action)
+    if not prefixes:
+        return queryset.none()
+    if "" in prefixes:
+        return queryset
+    condition = Q()
+    for prefix in prefixes:
+        condition |= Q(**{f"{path_field}__startswith": prefix})
+    return queryset.filter(condition)
+
+
+# Organisations -------------------------------------------------------------------------------
+
+
+def organizations(user, action: str = "org.view") -> QuerySet:
+    return restrict(Organization.objects.all(), user, action)
+
+
+def get_organization(user, pk, action: str = "org.view") -> Organization:
+    """The organisation, if the user may do `action` there; NotFound otherwise (also when it
+    exists outside the scope: nobody can probe)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("organisation not found") from None
+    org = organizations(user, action).filter(pk=pk).first()
+    if org is None:
+        raise NotFound("organisation not found")
+    return org
+
+
+def get_organization_by_code(user, code: str, action: str = "org.view") -> Organization:
+    org = organizations(user, action).filter(code=code).first()
+    if org is None:
+        raise NotFound("organisation not found")
+    return org
+
+
+def scope_roots(user) -> QuerySet:
+    """The organisations at the top of what the user may see (where the tree starts)."""
+    prefixes = scope_for(user, "org.view")
+    if not prefixes:
+        return Organization.objects.none()
+    if "" in prefixes:
+        return Organization.get_root_nodes().order_by("display_order", "path")
+    return Organization.objects.filter(path__in=prefixes).order_by("display_order", "path")
+
+
+def children_of(user, org: Organization, *, include_dissolved: bool = False) -> QuerySet:
+    """Direct children of an organisation the user may see (visible parent => visible subtree)."""
+    if not can(user, "org.view", org):
+        raise NotFound("organisation not found")
+    qs = Organization.objects.filter(
+        path__startswith=org.path, depth=org.depth + 1
+    ).order_by("display_order", "path")
+    if not include_dissolved:
+        qs = qs.filter(status=OrgStatus.ACTIVE)
+    return qs
+
+
+def ancestors_visible(user, org: Organization) -> list[Organization]:
+    """Ancestors for breadcrumbs, limited to those the user may see."""
+    paths = org.ancestor_paths()[:-1]
+    if not paths:
+        return []
+    return list(
+        organizations(user).filter(path__in=paths).order_by("depth").only("id", "name", "path")
+    )
+
+
+def search_organizations(user, text: str, *, limit: int = 50) -> QuerySet:
+    text = (text or "").strip()
+    qs = organizations(user)
+    if not text:
+        return qs.none()
+    return qs.filter(
+        Q(code__iexact=text) | Q(name__icontains=text) | Q(short_name__icontains=text)
+    ).order_by("depth", "display_order", "path")[:limit]
+
+
+def subtree(
+    user,
+    root: Organization | None = None,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+) -> QuerySet:
+    """Organisations of a subtree (or of the whole scope), in tree order."""
+    qs = organizations(user)
+    if root is not None:
+        qs = qs.filter(path__startswith=root.path)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("path")
+
+
+def member_counts(orgs: list[Organization]) -> dict[int, int]:
+    """Active-standing member count of each organisation's subtree, in one query per call."""
+    from dangjian.members.models import Member
+
+    result: dict[int, int] = {}
+    if not orgs:
+        return result
+    condition = Q()
+    for org in orgs:
+        condition |= Q(org_path__startswith=org.path)
+    rows = Member.objects.filter(condition).values_list("org_path").annotate(n=Count("id"))
+    by_path = dict(rows)
+    for org in orgs:
+        result[org.pk] = sum(n for p, n in by_path.items() if p.startswith(org.path))
+    return result
+
+
+def role_assignments(user, org: Organization) -> QuerySet:
+    if not can(user, "role.view", org):
+        return RoleAssignment.objects.none()
+    return (
+        RoleAssignment.objects.filter(organization=org)
+        .select_related("user", "granted_by")
+        .order_by("role", "user__username")
+    )
+
+
+def assignable_users(user, org: Organization, text: str, *, limit: int = 20) -> QuerySet:
+    """Accounts a role can be given to: found by exact user name, display name or mobile."""
+    from .crypto import keyed_hash
+
+    text = (text or "").strip()
+    if not text or not can(user, "role.assign", org):
+        return User.objects.none()
+    return User.objects.filter(
+        Q(username__iexact=text)
+        | Q(display_name__icontains=text)
+        | Q(mobile_hash=keyed_hash(text))
+    ).filter(is_active=True)[:limit]
+
+
+def dashboard_figures(user) -> dict:
+    """Counts for the home page, over the user's whole scope, in a fixed number of queries."""
+    from dangjian.members.models import Member
+
+    orgs = organizations(user, "dashboard.view").filter(status=OrgStatus.ACTIVE)
+    by_kind = dict(orgs.values_list("kind").annotate(n=Count("id")).order_by())
+    members = restrict(Member.objects.all(), user, "dashboard.view", path_field="org_path")
+    by_category = dict(members.values_list("category").annotate(n=Count("id")).order_by())
+    by_sex = dict(members.values_list("sex").annotate(n=Count("id")).order_by())
+    return {
+        "orgs_by_kind": {kind: by_kind.get(kind, 0) for kind in OrgKind.values},
+        "org_total": sum(by_kind.values()),
+        "members_by_category": by_category,
+        "members_by_sex": by_sex,
+        "member_total": sum(by_category.values()),
+    }
+
+
+# Audit ---------------------------------------------------------------------------------------
+
+
+def audit_events(user) -> QuerySet:
+    """Audit events of the user's audit scope. Events with no organisation (accounts, tokens)
+    are seen only by those whose scope is everything."""
+    return restrict(AuditEvent.objects.all(), user, "audit.view", path_field="org_path")

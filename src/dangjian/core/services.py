@@ -1,0 +1,495 @@
+"""Every change to core data: organisations, roles, accounts and API tokens.
+
+Each service checks permission, writes in one transaction and records an audit event. Pages, the
+API, the command line and background tasks all call these functions.
+"""
+
+import datetime
+import hashlib
+import re
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Substr
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import audit, permissions, selectors
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .models import (
+    ALLOWED_PARENT_KINDS,
+    ApiToken,
+    Organization,
+    OrgKind,
+    OrgStatus,
+    RoleAssignment,
+    UnitType,
+    User,
+)
+
+ORG_FIELDS = [
+    "code",
+    "name",
+    "short_name",
+    "kind",
+    "unit_type",
+    "established_on",
+    "contact_person",
+    "contact_phone",
+    "status",
+    "dissolved_on",
+    "display_order",
+    "path",
+]
+EDITABLE_ORG_FIELDS = {
+    "code",
+    "name",
+    "short_name",
+    "kind",
+    "unit_type",
+    "established_on",
+    "contact_person",
+    "contact_phone",
+    "display_order",
+}
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+
+
+def _require(actor, action: str, org: Organization | None) -> None:
+    """NotFound when the org is invisible to the actor, Forbidden when visible but not allowed."""
+    if org is None:
+        if selectors.scope_for(actor, action) != [""]:
+            raise Forbidden(_("Only a system administrator may create a top-level organisation."))
+        return
+    if selectors.can(actor, action, org):
+        return
+    if selectors.can(actor, "org.view", org):
+        raise Forbidden(_("You may not do this at “%(org)s”.") % {"org": org.name})
+    raise NotFound(_("Organisation not found."))
+
+
+def _clean_org_values(values: dict) -> dict:
+    clean = {}
+    for key, value in values.items():
+        if key not in EDITABLE_ORG_FIELDS:
+            raise ValidationFailed(_("Unknown field."), field=key)
+        if isinstance(value, str):
+            value = value.strip()
+        clean[key] = value
+    if "code" in clean:
+        if not _CODE.match(clean["code"] or ""):
+            raise ValidationFailed(
+                _("The code must be 1 to 32 letters, digits, dots, dashes or underscores."),
+                field="code",
+            )
+    if "name" in clean and not clean["name"]:
+        raise ValidationFailed(_("The full name is required."), field="name")
+    if "name" in clean and len(clean["name"]) > 128:
+        raise ValidationFailed(_("The full name is at most 128 characters."), field="name")
+    if "short_name" in clean and len(clean["short_name"] or "") > 64:
+        raise ValidationFailed(_("The short name is at most 64 characters."), field="short_name")
+    if "kind" in clean and clean["kind"] not in OrgKind.values:
+        raise ValidationFailed(_("Unknown kind of organisation."), field="kind")
+    if "unit_type" in clean and clean["unit_type"] not in UnitType.values:
+        raise ValidationFailed(_("Unknown unit type."), field="unit_type")
+    established = clean.get("established_on")
+    if established is not None:
+        if not isinstance(established, datetime.date):
+            raise ValidationFailed(_("Enter a valid date."), field="established_on")
+        if established > timezone.localdate():
+            raise ValidationFailed(
+                _("The date of establishment cannot be in the future."), field="established_on"
+            )
+    if "display_order" in clean:
+        try:
+            clean["display_order"] = int(clean["display_order"] or 0)
+        except (TypeError, ValueError):
+            raise ValidationFailed(_("Enter a whole number."), field="display_order") from None
+    for key in ("contact_person", "contact_phone"):
+        if key in clean:
+            clean[key] = clean[key] or ""
+            if len(clean[key]) > (64 if key == "contact_person" else 32):
+                raise ValidationFailed(_("This value is too long."), field=key)
+    return clean
+
+
+def _check_code_free(code: str, exclude_pk=None) -> None:
+    qs = Organization.objects.filter(code__iexact=code)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.exists():
+        raise Conflict(
+            _("The code “%(code)s” is already used by another organisation.") % {"code": code},
+            code="duplicate_code",
+            field="code",
+        )
+
+
+def _check_placement(kind: str, parent: Organization | None) -> None:
+    parent_kind = parent.kind if parent else None
+    if parent_kind not in ALLOWED_PARENT_KINDS[kind]:
+        kind_label = OrgKind(kind).label
+        if parent is None:
+            message = _("A %(kind)s cannot stand at the top of the tree.") % {"kind": kind_label}
+        else:
+            message = _("A %(kind)s cannot stand under a %(parent)s.") % {
+                "kind": kind_label,
+                "parent": OrgKind(parent.kind).label,
+            }
+        raise ValidationFailed(message, code="kind_not_allowed", field="kind")
+    if parent is not None and not parent.is_active:
+        raise ValidationFailed(
+            _("“%(org)s” is dissolved.") % {"org": parent.name}, code="parent_dissolved"
+        )
+
+
+def _lock(org: Organization) -> Organization:
+    """Re-read the organisation under a row lock so concurrent tree edits queue up."""
+    return Organization.objects.select_for_update().get(pk=org.pk)
+
+
+@transaction.atomic
+def create_organization(*, actor, parent: Organization | None, **values) -> Organization:
+    _require(actor, "org.create", parent)
+    for required in ("code", "name", "kind"):
+        if not values.get(required):
+            raise ValidationFailed(_("This field is required."), field=required)
+    clean = _clean_org_values(values)
+    if parent is not None:
+        parent = _lock(parent)
+    _check_placement(clean["kind"], parent)
+    _check_code_free(clean["code"])
+    try:
+        with transaction.atomic():
+            org = (
+                parent.add_child(**clean) if parent is not None else Organization.add_root(**clean)
+            )
+    except IntegrityError:
+        # Lost a race for the same code.
+        raise Conflict(
+            _("The code “%(code)s” is already used by another organisation.")
+            % {"code": clean["code"]},
+            code="duplicate_code",
+            field="code",
+        ) from None
+    audit.record(
+        actor, "org.create", org, after=audit.snapshot(org, ORG_FIELDS), org_path=org.path
+    )
+    return org
+
+
+@transaction.atomic
+def update_organization(*, actor, org: Organization, **values) -> Organization:
+    _require(actor, "org.change", org)
+    clean = _clean_org_values(values)
+    org = _lock(org)
+    before = audit.snapshot(org, ORG_FIELDS)
+    if "code" in clean and clean["code"].lower() != org.code.lower():
+        _check_code_free(clean["code"], exclude_pk=org.pk)
+    if "kind" in clean and clean["kind"] != org.kind:
+        parent = org.get_parent()
+        _check_placement(clean["kind"], parent)
+        child_kinds = set(
+            Organization.objects.filter(path__startswith=org.path, depth=org.depth + 1)
+            .values_list("kind", flat=True)
+            .distinct()
+        )
+        for child_kind in child_kinds:
+            if clean["kind"] not in ALLOWED_PARENT_KINDS[child_kind]:
+                raise ValidationFailed(
+                    _("Its children could not stay under a %(kind)s.")
+                    % {"kind": OrgKind(clean["kind"]).label},
+                    code="kind_not_allowed",
+                    field="kind",
+                )
+    for key, value in clean.items():
+        setattr(org, key, value)
+    org.save()
+    old, new = audit.diff(before, audit.snapshot(org, ORG_FIELDS))
+    if new:
+        audit.record(actor, "org.update", org, before=old, after=new, org_path=org.path)
+    return org
+
+
+@transaction.atomic
+def move_organization(*, actor, org: Organization, new_parent: Organization) -> Organization:
+    """Move an organisation (with its subtree) under another one."""
+    _require(actor, "org.move", org)
+    _require(actor, "org.move", new_parent)
+    org = _lock(org)
+    new_parent = _lock(new_parent)
+    if new_parent.path.startswith(org.path):
+        raise ValidationFailed(
+            _("An organisation cannot be moved under itself or one of its own sub-organisations."),
+            code="move_into_own_subtree",
+            field="parent",
+        )
+    if org.parent_path == new_parent.path:
+        raise ValidationFailed(
+            _("It already stands there."), code="move_same_parent", field="parent"
+        )
+    _check_placement(org.kind, new_parent)
+    before = audit.snapshot(org, ORG_FIELDS) | {"parent": org.get_parent().pk if org.depth > 1 else None}
+    old_path = org.path
+    org.move(new_parent, pos="last-child")
+    org.refresh_from_db()
+    _repath_members(old_path, org.path)
+    after = audit.snapshot(org, ORG_FIELDS) | {"parent": new_parent.pk}
+    audit.record(actor, "org.move", org, before=before, after=after, org_path=org.path)
+    return org
+
+
+def _repath_members(old_path: str, new_path: str) -> None:
+    from dangjian.members.models import Member
+
+    Member.objects.filter(org_path__startswith=old_path).update(
+        org_path=Concat(Value(new_path), Substr(F("org_path"), len(old_path) + 1))
+    )
+
+
+@transaction.atomic
+def dissolve_organization(
+    *,
+    actor,
+    org: Organization,
+    on: datetime.date | None = None,
+    move_members_to: Organization | None = None,
+) -> Organization:
+    """Dissolve an empty organisation, or move its members elsewhere in the same transaction."""
+    from dangjian.members.models import Member
+
+    _require(actor, "org.dissolve", org)
+    org = _lock(org)
+    on = on or timezone.localdate()
+    if not org.is_active:
+        raise ValidationFailed(_("It is already dissolved."), code="already_dissolved")
+    if on > timezone.localdate():
+        raise ValidationFailed(
+            _("The date of dissolution cannot be in the future."), field="on"
+        )
+    active_children = Organization.objects.filter(
+        path__startswith=org.path, depth__gt=org.depth, status=OrgStatus.ACTIVE
+    ).count()
+    if active_children:
+        raise ValidationFailed(
+            _("It still has %(n)d active sub-organisations: dissolve or move them first.")
+            % {"n": active_children},
+            code="has_children",
+        )
+    members = Member.objects.filter(org_path__startswith=org.path)
+    count = members.count()
+    if count and move_members_to is None:
+        raise ValidationFailed(
+            _("It still has %(n)d members: choose where they move to.") % {"n": count},
+            code="has_members",
+            field="move_members_to",
+        )
+    if move_members_to is not None:
+        _require(actor, "org.dissolve", move_members_to)
+        target = _lock(move_members_to)
+        if not target.is_active or target.path.startswith(org.path):
+            raise ValidationFailed(
+                _("Members can only move to another active organisation."),
+                code="bad_target",
+                field="move_members_to",
+            )
+        moved = list(members.select_for_update())
+        items = []
+        for member in moved:
+            items.append(
+                (
+                    member,
+                    {"organization": member.organization_id},
+                    {"organization": target.pk},
+                    target.path,
+                )
+            )
+        members.update(organization=target, org_path=target.path)
+        audit.record_many(actor, "member.move", items)
+    before = audit.snapshot(org, ORG_FIELDS)
+    org.status = OrgStatus.DISSOLVED
+    org.dissolved_on = on
+    org.save(update_fields=["status", "dissolved_on", "updated_at"])
+    old, new = audit.diff(before, audit.snapshot(org, ORG_FIELDS))
+    audit.record(actor, "org.dissolve", org, before=old, after=new, org_path=org.path)
+    return org
+
+
+# Roles ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def assign_role(*, actor, user: User, org: Organization, role: str) -> RoleAssignment:
+    _require(actor, "role.assign", org)
+    if role not in permissions.ROLES:
+        raise ValidationFailed(_("Unknown role."), field="role")
+    if permissions.rank_of(role) > selectors.max_rank_at(actor, org):
+        raise Forbidden(_("You may not grant a role above your own."), field="role")
+    if not org.is_active:
+        raise ValidationFailed(_("“%(org)s” is dissolved.") % {"org": org.name})
+    assignment, created = RoleAssignment.objects.get_or_create(
+        user=user, organization=org, role=role, defaults={"granted_by": actor}
+    )
+    if not created:
+        raise Conflict(_("This person already holds that role here."), code="duplicate_role")
+    audit.record(
+        actor,
+        "role.assign",
+        assignment,
+        after={"user": user.username, "organization": org.code, "role": role},
+        org_path=org.path,
+    )
+    selectors.forget_roles(user)
+    return assignment
+
+
+@transaction.atomic
+def revoke_role(*, actor, assignment: RoleAssignment) -> None:
+    org = assignment.organization
+    _require(actor, "role.assign", org)
+    if permissions.rank_of(assignment.role) > selectors.max_rank_at(actor, org):
+        raise Forbidden(_("You may not revoke a role above your own."))
+    before = {
+        "user": assignment.user.username,
+        "organization": org.code,
+        "role": assignment.role,
+    }
+    audit.record(actor, "role.revoke", assignment, before=before, org_path=org.path)
+    assignment.delete()
+    selectors.forget_roles(assignment.user)
+
+
+# Accounts ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_user(
+    *,
+    actor,
+    username: str,
+    password: str,
+    display_name: str = "",
+    mobile: str = "",
+    is_superuser: bool = False,
+    validate: bool = True,
+) -> User:
+    username = (username or "").strip()
+    if not username:
+        raise ValidationFailed(_("This field is required."), field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(_("This user name is taken."), code="duplicate_username", field="username")
+    user = User(username=username, display_name=display_name.strip())
+    if mobile:
+        mobile = normalise_mobile(mobile)
+        user.set_mobile(mobile)
+        if User.objects.filter(mobile_hash=user.mobile_hash).exists():
+            raise Conflict(
+                _("This mobile number belongs to another account."),
+                code="duplicate_mobile",
+                field="mobile",
+            )
+    if validate:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationFailed(" ".join(exc.messages), field="password") from None
+    user.set_password(password)
+    user.is_superuser = is_superuser
+    user.is_staff = is_superuser
+    user.save()
+    audit.record(
+        actor,
+        "user.create",
+        user,
+        after={"username": username, "display_name": user.display_name, "superuser": is_superuser},
+    )
+    return user
+
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def normalise_mobile(text: str) -> str:
+    digits = re.sub(r"[\s-]", "", text or "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    if not _MOBILE.match(digits):
+        raise ValidationFailed(_("Enter a mainland mobile number of 11 digits."), field="mobile")
+    return digits
+
+
+@transaction.atomic
+def record_password_change(*, user: User) -> None:
+    """Called after Django's password form saved the new password."""
+    audit.record(user, "user.password_change", user)
+
+
+# API tokens ----------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "djt_"
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def create_api_token(*, actor: User, name: str, days: int) -> tuple[ApiToken, str]:
+    """Returns the token row and the secret, which is shown once and never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_("Give the token a name."), field="name")
+    if len(name) > 64:
+        raise ValidationFailed(_("This value is too long."), field="name")
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("Enter a whole number."), field="days") from None
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise ValidationFailed(
+            _("The validity must be 1 to %(max)d days.") % {"max": settings.API_TOKEN_MAX_DAYS},
+            field="days",
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=actor,
+        name=name,
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        digest=token_digest(secret),
+        expires_at=timezone.now() + datetime.timedelta(days=days),
+    )
+    audit.record(
+        actor, "token.create", token, after={"name": name, "expires_at": token.expires_at.isoformat()}
+    )
+    return token, secret
+
+
+@transaction.atomic
+def revoke_api_token(*, actor: User, token: ApiToken) -> None:
+    if token.user_id != actor.pk:
+        raise NotFound(_("Token not found."))
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(actor, "token.revoke", token, after={"revoked_at": token.revoked_at.isoformat()})
+
+
+def authenticate_token(secret: str) -> User | None:
+    if not secret or not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(digest=token_digest(secret), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    # Touch at most once a minute: no write per request under load.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,0 +1,26 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("profile/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("orgs/", views.org_tree, name="org_tree"),
+    path("orgs/<int:pk>/", views.org_detail, name="org_detail"),
+    path("orgs/<int:pk>/children/", views.org_children, name="org_children"),
+    path("orgs/<int:parent_pk>/new/", views.org_create, name="org_create"),
+    path("orgs/<int:pk>/edit/", views.org_edit, name="org_edit"),
+    path("orgs/<int:pk>/move/", views.org_move, name="org_move"),
+    path("orgs/<int:pk>/dissolve/", views.org_dissolve, name="org_dissolve"),
+    path("orgs/<int:pk>/roles/", views.role_assign, name="role_assign"),
+    path("roles/<int:pk>/revoke/", views.role_revoke, name="role_revoke"),
+    path("audit/", views.audit_list, name="audit_list"),
+    path("audit/export.xlsx", views.audit_export, name="audit_export"),
+]

@@ -1,0 +1,430 @@
+"""Pages of the core app: home dashboard, organisation tree and pages, roles, audit log, profile."""
+
+import datetime
+import json
+import tempfile
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import audit, selectors, services
+from .errors import NotFound, ServiceError
+from .forms import (
+    AuditFilterForm,
+    DissolveForm,
+    MoveForm,
+    OrganizationForm,
+    RoleAssignForm,
+    TokenForm,
+)
+from .models import ApiToken, OrgKind, RoleAssignment
+
+
+def _org_or_404(user, pk, action="org.view"):
+    try:
+        return selectors.get_organization(user, pk, action)
+    except NotFound:
+        raise Http404 from None
+
+
+def _apply_error(form, exc: ServiceError) -> None:
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, str(exc.message))
+
+
+# Home ----------------------------------------------------------------------------------------
+
+
+@login_required
+def home(request):
+    figures = selectors.dashboard_figures(request.user)
+    kind_labels = dict(OrgKind.choices)
+    chart = {
+        "labels": [str(kind_labels[k]) for k in figures["orgs_by_kind"]],
+        "values": list(figures["orgs_by_kind"].values()),
+    }
+    return render(
+        request,
+        "core/home.html",
+        {
+            "figures": figures,
+            "chart_json": json.dumps(chart, ensure_ascii=False),
+            "roots": selectors.scope_roots(request.user)[:20],
+            "full_members": figures["members_by_category"].get("full", 0),
+            "probationary_members": figures["members_by_category"].get("probationary", 0),
+        },
+    )
+
+
+# Organisation tree ---------------------------------------------------------------------------
+
+
+@login_required
+def org_tree(request):
+    query = request.GET.get("q", "").strip()
+    results = list(selectors.search_organizations(request.user, query)) if query else None
+    roots = list(selectors.scope_roots(request.user))
+    if not roots and not selectors.can(request.user, "org.view"):
+        raise Http404
+    return render(
+        request, "core/org_tree.html", {"roots": roots, "query": query, "results": results}
+    )
+
+
+@login_required
+def org_children(request, pk):
+    org = _org_or_404(request.user, pk)
+    show_dissolved = request.GET.get("dissolved") == "1"
+    children = selectors.children_of(request.user, org, include_dissolved=show_dissolved)
+    return render(request, "core/_tree_nodes.html", {"nodes": children})
+
+
+@login_required
+def org_detail(request, pk):
+    org = _org_or_404(request.user, pk)
+    user = request.user
+    children = selectors.children_of(user, org, include_dissolved=True)
+    page = Paginator(children, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = selectors.member_counts([org, *page.object_list])
+    for child in page.object_list:
+        child.member_count = counts.get(child.pk, 0)
+    return render(
+        request,
+        "core/org_detail.html",
+        {
+            "org": org,
+            "ancestors": selectors.ancestors_visible(user, org),
+            "page": page,
+            "member_count": counts.get(org.pk, 0),
+            "assignments": selectors.role_assignments(user, org),
+            "role_form": RoleAssignForm(),
+            "may": {
+                action: selectors.can(user, action, org)
+                for action in ("org.create", "org.change", "org.move", "org.dissolve",
+                               "role.view", "role.assign", "audit.view")
+            },
+        },
+    )
+
+
+@login_required
+def org_create(request, parent_pk):
+    parent = _org_or_404(request.user, parent_pk)
+    if not selectors.can(request.user, "org.create", parent):
+        raise Http404
+    form = OrganizationForm(request.POST or None, parent=parent)
+    if request.method == "POST" and form.is_valid():
+        try:
+            org = services.create_organization(actor=request.user, parent=parent, **form.values())
+        except ServiceError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("“%(name)s” was created.") % {"name": org.name})
+            return redirect("core:org_detail", pk=org.pk)
+    return render(
+        request,
+        "core/org_form.html",
+        {"form": form, "parent": parent, "title": _("New sub-organisation")},
+    )
+
+
+@login_required
+def org_edit(request, pk):
+    org = _org_or_404(request.user, pk)
+    if not selectors.can(request.user, "org.change", org):
+        raise Http404
+    initial = {name: getattr(org, name) for name in services.EDITABLE_ORG_FIELDS}
+    form = OrganizationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_organization(actor=request.user, org=org, **form.values())
+        except ServiceError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("core:org_detail", pk=org.pk)
+    return render(
+        request, "core/org_form.html", {"form": form, "org": org, "title": _("Edit organisation")}
+    )
+
+
+@login_required
+def org_move(request, pk):
+    org = _org_or_404(request.user, pk)
+    if not selectors.can(request.user, "org.move", org):
+        raise Http404
+    form = MoveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            target = selectors.get_organization_by_code(
+                request.user, form.cleaned_data["parent_code"], "org.move"
+            )
+            services.move_organization(actor=request.user, org=org, new_parent=target)
+        except NotFound:
+            form.add_error("parent_code", _("No organisation with this code in your scope."))
+        except ServiceError as exc:
+            form.add_error("parent_code", str(exc.message))
+        else:
+            messages.success(request, _("Moved."))
+            return redirect("core:org_detail", pk=org.pk)
+    return render(
+        request,
+        "core/org_action.html",
+        {"form": form, "org": org, "title": _("Move organisation"), "button": _("Move")},
+    )
+
+
+@login_required
+def org_dissolve(request, pk):
+    org = _org_or_404(request.user, pk)
+    if not selectors.can(request.user, "org.dissolve", org):
+        raise Http404
+    form = DissolveForm(request.POST or None, initial={"on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            target = None
+            if form.cleaned_data["move_members_to"]:
+                target = selectors.get_organization_by_code(
+                    request.user, form.cleaned_data["move_members_to"], "org.dissolve"
+                )
+            services.dissolve_organization(
+                actor=request.user, org=org, on=form.cleaned_data["on"], move_members_to=target
+            )
+        except NotFound:
+            form.add_error("move_members_to", _("No organisation with this code in your scope."))
+        except ServiceError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("“%(name)s” was dissolved.") % {"name": org.name})
+            return redirect("core:org_detail", pk=org.pk)
+    return render(
+        request,
+        "core/org_action.html",
+        {
+            "form": form,
+            "org": org,
+            "title": _("Dissolve organisation"),
+            "button": _("Dissolve"),
+            "danger": True,
+        },
+    )
+
+
+# Roles ---------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def role_assign(request, pk):
+    org = _org_or_404(request.user, pk)
+    if not selectors.can(request.user, "role.assign", org):
+        raise Http404
+    form = RoleAssignForm(request.POST)
+    if form.is_valid():
+        found = list(selectors.assignable_users(request.user, org, form.cleaned_data["username"]))
+        exact = [u for u in found if u.username.lower() == form.cleaned_data["username"].lower()]
+        target = exact[0] if exact else (found[0] if len(found) == 1 else None)
+        if target is None:
+            messages.error(request, _("No single account matches “%(text)s”.")
+                           % {"text": form.cleaned_data["username"]})
+        else:
+            try:
+                services.assign_role(
+                    actor=request.user, user=target, org=org, role=form.cleaned_data["role"]
+                )
+            except ServiceError as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("Role assigned to %(user)s.") % {"user": target})
+    else:
+        messages.error(request, _("Fill in the account and the role."))
+    return redirect(reverse("core:org_detail", args=[org.pk]) + "#roles")
+
+
+@login_required
+@require_POST
+def role_revoke(request, pk):
+    assignment = (
+        RoleAssignment.objects.select_related("organization", "user").filter(pk=pk).first()
+    )
+    if assignment is None or not selectors.can(request.user, "role.view", assignment.organization):
+        raise Http404
+    try:
+        services.revoke_role(actor=request.user, assignment=assignment)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Role revoked."))
+    return redirect(reverse("core:org_detail", args=[assignment.organization_id]) + "#roles")
+
+
+# Audit log -----------------------------------------------------------------------------------
+
+
+def _filtered_events(request):
+    form = AuditFilterForm(request.GET or None)
+    events = selectors.audit_events(request.user)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["user"]:
+            events = events.filter(user_label__iexact=data["user"])
+        if data["org"]:
+            org = selectors.organizations(request.user).filter(code=data["org"]).first()
+            events = events.filter(org_path__startswith=org.path) if org else events.none()
+        if data["object_type"]:
+            events = events.filter(object_type=data["object_type"])
+        if data["object_id"]:
+            events = events.filter(object_id=data["object_id"])
+        if data["action"]:
+            events = events.filter(action=data["action"])
+        tz = timezone.get_current_timezone()
+        if data["since"]:
+            start = datetime.datetime.combine(data["since"], datetime.time.min, tzinfo=tz)
+            events = events.filter(at__gte=start)
+        if data["until"]:
+            end = datetime.datetime.combine(
+                data["until"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz
+            )
+            events = events.filter(at__lt=end)
+    return form, events.order_by("-at", "-id")
+
+
+@login_required
+def audit_list(request):
+    if not selectors.can(request.user, "audit.view"):
+        raise Http404
+    form, events = _filtered_events(request)
+    page = Paginator(events, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "core/audit_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "may_export": selectors.can(request.user, "audit.export"),
+        },
+    )
+
+
+AUDIT_EXPORT_LIMIT = 100_000
+
+
+@login_required
+def audit_export(request):
+    from openpyxl import Workbook
+
+    if not selectors.can(request.user, "audit.export"):
+        raise Http404
+    _form, events = _filtered_events(request)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Audit log"))
+    sheet.append([_("time"), _("user"), "IP", _("request id"), _("action"), _("object type"),
+                  _("object id"), _("object"), _("before"), _("after")])
+    tz = timezone.get_current_timezone()
+    rows = events.values_list(
+        "at", "user_label", "ip", "request_id", "action", "object_type", "object_id",
+        "object_label", "before", "after",
+    )[:AUDIT_EXPORT_LIMIT]
+    for at, *rest, before, after in rows.iterator(chunk_size=2000):
+        cells = [at.astimezone(tz).replace(tzinfo=None), *rest]
+        cells += [json.dumps(before, ensure_ascii=False) if before is not None else "",
+                  json.dumps(after, ensure_ascii=False) if after is not None else ""]
+        sheet.append([_safe_cell(c) for c in cells])
+    handle = tempfile.TemporaryFile()
+    workbook.save(handle)
+    handle.seek(0)
+    with transaction.atomic():
+        audit.record(request.user, "audit.export", request.user,
+                     after={"filters": request.GET.dict()}, label=_("audit log export"))
+    name = f"audit-{timezone.localdate():%Y%m%d}.xlsx"
+    return FileResponse(handle, as_attachment=True, filename=name)
+
+
+def _safe_cell(value):
+    """Text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# Accounts ------------------------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "core/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "core/password_change.html"
+    success_url = reverse_lazy("core:profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.record_password_change(user=self.request.user)
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
+@login_required
+def profile(request):
+    form = TokenForm(request.POST or None)
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _token, new_secret = services.create_api_token(
+                actor=request.user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+            )
+        except ServiceError as exc:
+            _apply_error(form, exc)
+        else:
+            form = TokenForm()
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    assignments = request.user.role_assignments.select_related("organization").order_by("id")
+    return render(
+        request,
+        "core/profile.html",
+        {"form": form, "tokens": tokens, "new_secret": new_secret, "assignments": assignments,
+         "now": timezone.now()},
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk):
+    token = ApiToken.objects.filter(pk=pk, user=request.user).first()
+    if token is None:
+        raise Http404
+    services.revoke_api_token(actor=request.user, token=token)
+    messages.success(request, _("Token revoked."))
+    return redirect("core:profile")
+
+
+# Errors --------------------------------------------------------------------------------------
+
+
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    return render(request, "500.html", status=500)
+
+

@@ -1,0 +1,15 @@
+"""URL map: pages per app, the API under /api/v1, language switching."""
+
+from django.urls import include, path
+
+from dangjian.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("", include("dangjian.core.urls")),
+]
+
+handler403 = "dangjian.core.views.error_403"
+handler404 = "dangjian.core.views.error_404"
+handler500 = "dangjian.core.views.error_500"
