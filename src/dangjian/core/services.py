@@ -165,9 +165,10 @@ def create_organization(*, actor, parent: Organization | None, **values) -> Orga
     _check_code_free(clean["code"])
     try:
         with transaction.atomic():
-            org = (
-                parent.add_child(**clean) if parent is not None else Organization.add_root(**clean)
-            )
+            if parent is not None:
+                org = Organization.objects.add_child(parent, create_kwargs=clean)
+            else:
+                org = Organization.objects.add_root(create_kwargs=clean)
     except IntegrityError:
         # Lost a race for the same code.
         raise Conflict(
@@ -235,7 +236,7 @@ def move_organization(*, actor, org: Organization, new_parent: Organization) -> 
     _check_placement(org.kind, new_parent)
     before = audit.snapshot(org, ORG_FIELDS) | {"parent": org.get_parent().pk if org.depth > 1 else None}
     old_path = org.path
-    org.move(new_parent, pos="last-child")
+    Organization.objects.move(org, new_parent, pos="last-child")
     org.refresh_from_db()
     _repath_members(old_path, org.path)
     after = audit.snapshot(org, ORG_FIELDS) | {"parent": new_parent.pk}

@@ -58,7 +58,8 @@ def home(request):
         "core/home.html",
         {
             "figures": figures,
-            "chart_json": json.dumps(chart, ensure_ascii=False),
+            "chart": chart,
+            "chart_rows": list(zip(chart["labels"], chart["values"], strict=True)),
             "roots": selectors.scope_roots(request.user)[:20],
             "full_members": figures["members_by_category"].get("full", 0),
             "probationary_members": figures["members_by_category"].get("probationary", 0),
@@ -109,7 +110,7 @@ def org_detail(request, pk):
             "assignments": selectors.role_assignments(user, org),
             "role_form": RoleAssignForm(),
             "may": {
-                action: selectors.can(user, action, org)
+                action.replace(".", "_"): selectors.can(user, action, org)
                 for action in ("org.create", "org.change", "org.move", "org.dissolve",
                                "role.view", "role.assign", "audit.view")
             },

@@ -1,0 +1,92 @@
+"""Shared fixtures. Every page and endpoint is tried by three people (see STYLE.md):
+
+- alice: secretary of branch A;
+- oscar: organisation administrator of the township committee above A and B;
+- bob:   secretary of branch B, A's sibling.
+"""
+
+import os
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API in tests
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def make_user(db):
+    from dangjian.core.models import User
+
+    def make(username, **extra):
+        user = User(username=username, display_name=extra.pop("display_name", username))
+        mobile = extra.pop("mobile", "")
+        if mobile:
+            user.set_mobile(mobile)
+        for key, value in extra.items():
+            setattr(user, key, value)
+        user.set_password(PASSWORD)
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def tree(db, admin):
+    """county ─ town ─┬ branch_a ─ group_a
+                       └ branch_b
+       county ─ other_town"""
+    from dangjian.core import services
+
+    def org(parent, code, name, kind):
+        return services.create_organization(
+            actor=admin, parent=parent, code=code, name=name, kind=kind
+        )
+
+    county = org(None, "C01", "某某县委", "committee")
+    town = org(county, "T01", "城关镇党委", "committee")
+    branch_a = org(town, "B01", "东街社区党支部", "branch")
+    branch_b = org(town, "B02", "西街社区党支部", "branch")
+    group_a = org(branch_a, "G01", "第一党小组", "group")
+    other_town = org(county, "T02", "河口镇党委", "committee")
+    for item in (county, town, branch_a, branch_b, group_a, other_town):
+        item.refresh_from_db()
+    return {
+        "county": county,
+        "town": town,
+        "branch_a": branch_a,
+        "branch_b": branch_b,
+        "group_a": group_a,
+        "other_town": other_town,
+    }
+
+
+@pytest.fixture
+def people(tree, make_user, admin):
+    from dangjian.core import services
+
+    alice = make_user("alice", display_name="张丽", mobile="13812345678")
+    oscar = make_user("oscar", display_name="欧阳明")
+    bob = make_user("bob", display_name="李波")
+    services.assign_role(actor=admin, user=alice, org=tree["branch_a"], role="secretary")
+    services.assign_role(actor=admin, user=oscar, org=tree["town"], role="org_admin")
+    services.assign_role(actor=admin, user=bob, org=tree["branch_b"], role="secretary")
+    return {"alice": alice, "oscar": oscar, "bob": bob}
+
+
+@pytest.fixture
+def client_for(client):
+    from django.test import Client
+
+    def login(user):
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return login
