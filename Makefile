@@ -55,7 +55,7 @@ run: demo
 	$(DJ) serve --bind 127.0.0.1:8000
 
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	DANGJIAN_DATA_DIR=$(DANGJIAN_DATA_DIR)/test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

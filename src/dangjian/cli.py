@@ -141,18 +141,24 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _load_settings()
+        from django.core.management import ManagementUtility, execute_from_command_line
+
         if args[0] == "help":
             # `dangjian help --all`: Django's full list; `dangjian help serve`: that command's help
             rest = args[1:]
             if rest and rest[0] == "--all":
                 args = ["help"]
             elif rest and not rest[0].startswith("-"):
-                args = [resolve(rest[0]), "--help"]
+                args = [rest[0], "--help"]
+        name = args[0]
+        target = resolve(name) if name != "help" else name
+        if target != name:
+            # Run the command under the name the user typed, so its usage line reads
+            # `dangjian check ...` rather than `dangjian healthcheck ...`.
+            command = ManagementUtility([PROG, *args]).fetch_command(target)
+            command.run_from_argv([PROG, name, *args[1:]])
         else:
-            args[0] = resolve(args[0])
-        from django.core.management import execute_from_command_line
-
-        execute_from_command_line([PROG, *args])
+            execute_from_command_line([PROG, *args])
     except (_ConfigError, ImproperlyConfigured) as exc:
         sys.stderr.write(f"{PROG}: configuration error: {exc}\n")
         return 2

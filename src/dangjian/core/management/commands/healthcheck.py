@@ -57,7 +57,9 @@ def check_migrations():
     pending = pending_migrations()
     if pending:
         shown = ", ".join(pending[:5]) + (" ..." if len(pending) > 5 else "")
-        raise RuntimeError(f"{len(pending)} unapplied migration(s): {shown}; run `dangjian migrate`")
+        raise RuntimeError(
+            f"{len(pending)} unapplied migration(s): {shown}; run `dangjian migrate`"
+        )
     return "all applied"
 
 

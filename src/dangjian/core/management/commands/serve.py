@@ -50,23 +50,31 @@ class Command(BaseCommand):
             "Use 0.0.0.0:8000 to accept connections from other machines.",
         )
         parser.add_argument(
-            "--workers", type=positive_int, default=2,
+            "--workers",
+            type=positive_int,
+            default=2,
             help="Web worker processes (default: %(default)s).",
         )
         parser.add_argument(
-            "--threads", type=positive_int, default=4,
+            "--threads",
+            type=positive_int,
+            default=4,
             help="Threads per web worker process (default: %(default)s).",
         )
         parser.add_argument(
-            "--timeout", type=positive_int, default=60,
+            "--timeout",
+            type=positive_int,
+            default=60,
             help="Seconds before a stuck request's worker is restarted (default: %(default)s).",
         )
         parser.add_argument(
-            "--no-worker", action="store_true",
+            "--no-worker",
+            action="store_true",
             help="Do not start a background worker (run `dangjian worker` elsewhere).",
         )
         parser.add_argument(
-            "--skip-collectstatic", action="store_true",
+            "--skip-collectstatic",
+            action="store_true",
             help="Do not run collectstatic before starting.",
         )
 
@@ -99,6 +107,9 @@ class Command(BaseCommand):
                 "accesslog": "-",
                 "errorlog": "-",
                 "proc_name": "dangjian",
+                # gunicorn >= 24 opens a control socket in $HOME by default; two servers on one
+                # machine would fight over it and we do not use it.
+                "control_socket_disable": True,
             }
         )
 
@@ -155,7 +166,8 @@ def _make_server_class():
 
         def load_config(self):
             for key, value in self._config.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # skip settings this gunicorn version lacks
+                    self.cfg.set(key, value)
             self.cfg.set("on_exit", self._on_exit)
 
         def _on_exit(self, arbiter):
