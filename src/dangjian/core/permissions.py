@@ -63,7 +63,7 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
         ),
         30,
     ),
-    "member": (_("Member"), frozenset({"org.view"}), 10),
+    "member": (_("Member"), frozenset({"org.view", "dashboard.view"}), 10),
 }
 
 
