@@ -22,5 +22,8 @@ urlpatterns = [
     path("orgs/<int:pk>/roles/", views.role_assign, name="role_assign"),
     path("roles/<int:pk>/revoke/", views.role_revoke, name="role_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
-    path("audit/export.xlsx", views.audit_export, name="audit_export"),
+    path("audit/export/", views.audit_export, name="audit_export"),
+    path("jobs/<uuid:pk>/", views.job_detail, name="job_detail"),
+    path("jobs/<uuid:pk>/progress/", views.job_progress, name="job_progress"),
+    path("jobs/<uuid:pk>/download/", views.job_download, name="job_download"),
 ]

@@ -1,8 +1,6 @@
 """Pages of the core app: home dashboard, organisation tree and pages, roles, audit log, profile."""
 
-import datetime
 import json
-import tempfile
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,10 +12,11 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import audit, selectors, services
+from . import audit, exports, jobs, selectors, services
 from .errors import NotFound, ServiceError
 from .forms import (
     AuditFilterForm,
@@ -27,7 +26,7 @@ from .forms import (
     RoleAssignForm,
     TokenForm,
 )
-from .models import ApiToken, OrgKind, RoleAssignment
+from .models import ApiToken, Job, JobStatus, OrgKind, RoleAssignment
 
 
 def _org_or_404(user, pk, action="org.view"):
@@ -274,37 +273,15 @@ def role_revoke(request, pk):
 
 def _filtered_events(request):
     form = AuditFilterForm(request.GET or None)
-    events = selectors.audit_events(request.user)
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["user"]:
-            events = events.filter(user_label__iexact=data["user"])
-        if data["org"]:
-            org = selectors.organizations(request.user).filter(code=data["org"]).first()
-            events = events.filter(org_path__startswith=org.path) if org else events.none()
-        if data["object_type"]:
-            events = events.filter(object_type=data["object_type"])
-        if data["object_id"]:
-            events = events.filter(object_id=data["object_id"])
-        if data["action"]:
-            events = events.filter(action=data["action"])
-        tz = timezone.get_current_timezone()
-        if data["since"]:
-            start = datetime.datetime.combine(data["since"], datetime.time.min, tzinfo=tz)
-            events = events.filter(at__gte=start)
-        if data["until"]:
-            end = datetime.datetime.combine(
-                data["until"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz
-            )
-            events = events.filter(at__lt=end)
-    return form, events.order_by("-at", "-id")
+    data = form.cleaned_data if form.is_valid() else {}
+    return form, data, exports.filter_audit_events(request.user, data)
 
 
 @login_required
 def audit_list(request):
     if not selectors.can(request.user, "audit.view"):
         raise Http404
-    form, events = _filtered_events(request)
+    form, _data, events = _filtered_events(request)
     page = Paginator(events, settings.PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -320,45 +297,52 @@ def audit_list(request):
     )
 
 
-AUDIT_EXPORT_LIMIT = 100_000
+@login_required
+@require_POST
+def audit_export(request):
+    """Starts the export as a background job and shows its progress."""
+    if not selectors.can(request.user, "audit.export"):
+        raise Http404
+    form, data, _events = _filtered_events(request)
+    filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items() if v}
+    with transaction.atomic():
+        job = jobs.start_job(
+            actor=request.user,
+            kind="audit_export",
+            title=_("Audit log export"),
+            params={"filters": filters, "language": get_language()},
+        )
+        audit.record(request.user, "audit.export", job, after={"filters": filters},
+                     label=_("audit log export"))
+    return redirect("core:job_detail", pk=job.pk)
+
+
+# Background jobs -----------------------------------------------------------------------------
+
+
+def _own_job(request, pk) -> Job:
+    job = Job.objects.filter(pk=pk, user=request.user).first()
+    if job is None:
+        raise Http404
+    return job
 
 
 @login_required
-def audit_export(request):
-    from openpyxl import Workbook
+def job_detail(request, pk):
+    return render(request, "core/job_detail.html", {"job": _own_job(request, pk)})
 
-    if not selectors.can(request.user, "audit.export"):
+
+@login_required
+def job_progress(request, pk):
+    return render(request, "core/_job_progress.html", {"job": _own_job(request, pk)})
+
+
+@login_required
+def job_download(request, pk):
+    job = _own_job(request, pk)
+    if job.status != JobStatus.DONE or not job.result:
         raise Http404
-    _form, events = _filtered_events(request)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Audit log"))
-    sheet.append([_("time"), _("user"), "IP", _("request id"), _("action"), _("object type"),
-                  _("object id"), _("object"), _("before"), _("after")])
-    tz = timezone.get_current_timezone()
-    rows = events.values_list(
-        "at", "user_label", "ip", "request_id", "action", "object_type", "object_id",
-        "object_label", "before", "after",
-    )[:AUDIT_EXPORT_LIMIT]
-    for at, *rest, before, after in rows.iterator(chunk_size=2000):
-        cells = [at.astimezone(tz).replace(tzinfo=None), *rest]
-        cells += [json.dumps(before, ensure_ascii=False) if before is not None else "",
-                  json.dumps(after, ensure_ascii=False) if after is not None else ""]
-        sheet.append([_safe_cell(c) for c in cells])
-    handle = tempfile.TemporaryFile()
-    workbook.save(handle)
-    handle.seek(0)
-    with transaction.atomic():
-        audit.record(request.user, "audit.export", request.user,
-                     after={"filters": request.GET.dict()}, label=_("audit log export"))
-    name = f"audit-{timezone.localdate():%Y%m%d}.xlsx"
-    return FileResponse(handle, as_attachment=True, filename=name)
-
-
-def _safe_cell(value):
-    """Text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return FileResponse(job.result.open("rb"), as_attachment=True, filename=job.result_name)
 
 
 # Accounts ------------------------------------------------------------------------------------
