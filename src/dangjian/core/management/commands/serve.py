@@ -123,7 +123,9 @@ class Command(BaseCommand):
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             if not options["no_worker"]:
-                worker = subprocess.Popen(worker_command())  # noqa: S603
+                # A process group of its own: Ctrl+C in the terminal reaches only us, and we
+                # stop the worker with one SIGTERM, which lets it finish its current task.
+                worker = subprocess.Popen(worker_command(), process_group=0)  # noqa: S603
                 self.stdout.write(f"dangjian: worker started pid={worker.pid}")
             address = options["bind"]
             shown = address if address.startswith("unix:") else f"http://{address}/"
@@ -143,7 +145,7 @@ class Command(BaseCommand):
                     signal.signal(sig, handler)
 
 
-def stop_worker(worker, timeout: float = 20) -> None:
+def stop_worker(worker, timeout: float = 30) -> None:
     if worker is None or worker.poll() is not None:
         return
     worker.terminate()
