@@ -178,21 +178,26 @@ def subtree(
     return qs.order_by("path")
 
 
-def member_counts(orgs: list[Organization]) -> dict[int, int]:
-    """Active-standing member count of each organisation's subtree, in one query per call."""
+def member_counts(org: Organization, children: list[Organization]) -> tuple[int, dict[int, int]]:
+    """Members of org's subtree, and of each listed child's subtree: one grouped query.
+
+    Groups the subtree's members by the path prefix one level below org, so the database does
+    the summing; cost grows with the subtree's members, not with the number of children."""
+    from django.db.models.functions import Substr
+
     from dangjian.members.models import Member
 
-    result: dict[int, int] = {}
-    if not orgs:
-        return result
-    condition = Q()
-    for org in orgs:
-        condition |= Q(org_path__startswith=org.path)
-    rows = Member.objects.filter(condition).values_list("org_path").annotate(n=Count("id"))
-    by_path = dict(rows)
-    for org in orgs:
-        result[org.pk] = sum(n for p, n in by_path.items() if p.startswith(org.path))
-    return result
+    width = len(org.path) + Organization.steplen
+    rows = (
+        Member.objects.filter(org_path__startswith=org.path)
+        .annotate(prefix=Substr("org_path", 1, width))
+        .values_list("prefix")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_prefix = dict(rows)
+    total = sum(by_prefix.values())
+    return total, {child.pk: by_prefix.get(child.path, 0) for child in children}
 
 
 def role_assignments(user, org: Organization) -> QuerySet:

@@ -95,7 +95,7 @@ def org_detail(request, pk):
     user = request.user
     children = selectors.children_of(user, org, include_dissolved=True)
     page = Paginator(children, settings.PAGE_SIZE).get_page(request.GET.get("page"))
-    counts = selectors.member_counts([org, *page.object_list])
+    member_count, counts = selectors.member_counts(org, list(page.object_list))
     for child in page.object_list:
         child.member_count = counts.get(child.pk, 0)
     return render(
@@ -105,7 +105,7 @@ def org_detail(request, pk):
             "org": org,
             "ancestors": selectors.ancestors_visible(user, org),
             "page": page,
-            "member_count": counts.get(org.pk, 0),
+            "member_count": member_count,
             "assignments": selectors.role_assignments(user, org),
             "role_form": RoleAssignForm(),
             "may": {
