@@ -7,7 +7,7 @@ DJ := $(VENV)/bin/dangjian
 VENDOR := src/dangjian/static/vendor
 export DANGJIAN_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint format bench install assets messages migrate demo clean
+.PHONY: run test lint format bench install assets messages extract migrate demo clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ assets: $(VENDOR)/.copied
 
 messages: $(VENV)/.installed
 	$(PY) -m dangjian.i18n
+
+extract: $(VENV)/.installed
+	$(PY) -m dangjian.i18n extract
 
 install: $(VENV)/.installed assets messages
 

@@ -40,8 +40,8 @@ def admin(make_user):
 @pytest.fixture
 def tree(db, admin):
     """county ─ town ─┬ branch_a ─ group_a
-                       └ branch_b
-       county ─ other_town"""
+                    └ branch_b
+    county ─ other_town"""
     from dangjian.core import services
 
     def org(parent, code, name, kind):

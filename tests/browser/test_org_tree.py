@@ -1,6 +1,7 @@
 """A branch secretary adds a Party group in a real browser and finds it in the tree and the log."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 from tests.conftest import PASSWORD
@@ -22,7 +23,7 @@ def test_secretary_adds_a_party_group(live_server, page, people, tree):
     # Open branch A lazily: its existing group appears.
     node = tree_el.locator("li[data-code=B01]")
     node.locator("button.dj-toggle").first.click()
-    assert node.get_by_text("第一党小组").is_visible()
+    expect(node.get_by_text("第一党小组")).to_be_visible()
 
     page.get_by_role("link", name="东街社区党支部").first.click()
     page.locator("a[href$='/new/']").click()
@@ -30,13 +31,13 @@ def test_secretary_adds_a_party_group(live_server, page, people, tree):
     page.fill("#id_name", "第二党小组")
     page.select_option("#id_kind", "group")
     page.locator("main form button[type=submit]").click()
-    page.wait_for_url(f"{base}/orgs/*/")
-    assert page.get_by_role("heading", name="第二党小组").is_visible()
+    expect(page.get_by_role("heading", name="第二党小组")).to_be_visible()
+    assert "/new/" not in page.url
 
     page.goto(f"{base}/orgs/")
     node = page.get_by_test_id("org-tree").locator("li[data-code=B01]")
     node.locator("button.dj-toggle").first.click()
-    assert node.get_by_text("第二党小组").is_visible()
+    expect(node.get_by_text("第二党小组")).to_be_visible()
 
     page.goto(f"{base}/audit/")
     table = page.get_by_test_id("audit-table")

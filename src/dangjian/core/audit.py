@@ -56,8 +56,16 @@ def _event(actor, action, obj, before, after, org_path, label) -> AuditEvent:
     )
 
 
-def record(actor, action: str, obj: models.Model, *, before=None, after=None, org_path="",
-           label: str | None = None) -> AuditEvent:
+def record(
+    actor,
+    action: str,
+    obj: models.Model,
+    *,
+    before=None,
+    after=None,
+    org_path="",
+    label: str | None = None,
+) -> AuditEvent:
     event = _event(actor, action, obj, before, after, org_path, label)
     event.save()
     return event

@@ -44,9 +44,13 @@ def filter_audit_events(user, data: dict):
     if isinstance(until, str) and until:
         until = datetime.date.fromisoformat(until)
     if since:
-        events = events.filter(at__gte=datetime.datetime.combine(since, datetime.time.min, tzinfo=tz))
+        events = events.filter(
+            at__gte=datetime.datetime.combine(since, datetime.time.min, tzinfo=tz)
+        )
     if until:
-        end = datetime.datetime.combine(until + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+        end = datetime.datetime.combine(
+            until + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz
+        )
         events = events.filter(at__lt=end)
     return events.order_by("-at", "-id")
 
@@ -60,22 +64,42 @@ def export_audit(job, progress):
         progress.total(events.count())
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet(_("Audit log"))
-        sheet.append([_("time"), _("user"), "IP", _("request id"), _("action"), _("object type"),
-                      _("object id"), _("object"), _("before"), _("after")])
+        sheet.append(
+            [
+                _("time"),
+                _("user"),
+                "IP",
+                _("request id"),
+                _("action"),
+                _("object type"),
+                _("object id"),
+                _("object"),
+                _("before"),
+                _("after"),
+            ]
+        )
         tz = timezone.get_current_timezone()
         rows = events.values_list(
-            "at", "user_label", "ip", "request_id", "action", "object_type", "object_id",
-            "object_label", "before", "after",
+            "at",
+            "user_label",
+            "ip",
+            "request_id",
+            "action",
+            "object_type",
+            "object_id",
+            "object_label",
+            "before",
+            "after",
         )
         for n, (at, *rest, before, after) in enumerate(rows.iterator(chunk_size=2000), 1):
             cells = [at.astimezone(tz).replace(tzinfo=None), *rest]
-            cells += [json.dumps(before, ensure_ascii=False) if before is not None else "",
-                      json.dumps(after, ensure_ascii=False) if after is not None else ""]
+            cells += [
+                json.dumps(before, ensure_ascii=False) if before is not None else "",
+                json.dumps(after, ensure_ascii=False) if after is not None else "",
+            ]
             sheet.append([safe_cell(c) for c in cells])
             progress.advance(n)
     handle = tempfile.TemporaryFile()
     workbook.save(handle)
     handle.seek(0)
     return f"audit-{timezone.localdate():%Y%m%d}.xlsx", handle
-
-

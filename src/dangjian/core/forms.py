@@ -13,7 +13,9 @@ class OrganizationForm(forms.Form):
     name = forms.CharField(label=_("full name"), max_length=128)
     short_name = forms.CharField(label=_("short name"), max_length=64, required=False)
     kind = forms.ChoiceField(label=_("kind"), choices=OrgKind.choices)
-    unit_type = forms.ChoiceField(label=_("unit type"), choices=UnitType.choices, initial=UnitType.OTHER)
+    unit_type = forms.ChoiceField(
+        label=_("unit type"), choices=UnitType.choices, initial=UnitType.OTHER
+    )
     established_on = forms.DateField(
         label=_("established on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -37,9 +39,7 @@ class OrganizationForm(forms.Form):
 
 
 class MoveForm(forms.Form):
-    parent_code = forms.CharField(
-        label=_("code of the new parent organisation"), max_length=32
-    )
+    parent_code = forms.CharField(label=_("code of the new parent organisation"), max_length=32)
 
 
 class DissolveForm(forms.Form):

@@ -16,7 +16,9 @@ class User(AbstractUser):
     """An account. Logs in by user name or mobile number (stored encrypted, found by hash)."""
 
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
-    mobile_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    mobile_hash = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
     mobile_encrypted = models.TextField(blank=True, default="", editable=False)
 
     objects = UserManager()
@@ -194,7 +196,11 @@ class AuditEvent(models.Model):
     at = models.DateTimeField(default=timezone.now, db_index=True)
     # No database constraint: deleting an account must not touch (or be blocked by) its events.
     user = models.ForeignKey(
-        User, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
         related_name="+",
     )
     user_label = models.CharField(max_length=150, blank=True)

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 
 from . import permissions
 from .errors import NotFound
-from .models import AuditEvent, OrgKind, Organization, OrgStatus, RoleAssignment, User
+from .models import AuditEvent, Organization, OrgKind, OrgStatus, RoleAssignment, User
 
 _CACHE_ATTR = "_dangjian_roles"
 
@@ -132,9 +132,9 @@ def children_of(user, org: Organization, *, include_dissolved: bool = False) -> 
     """Direct children of an organisation the user may see (visible parent => visible subtree)."""
     if not can(user, "org.view", org):
         raise NotFound("organisation not found")
-    qs = Organization.objects.filter(
-        path__startswith=org.path, depth=org.depth + 1
-    ).order_by("display_order", "path")
+    qs = Organization.objects.filter(path__startswith=org.path, depth=org.depth + 1).order_by(
+        "display_order", "path"
+    )
     if not include_dissolved:
         qs = qs.filter(status=OrgStatus.ACTIVE)
     return qs
@@ -218,9 +218,7 @@ def assignable_users(user, org: Organization, text: str, *, limit: int = 20) -> 
     if not text or not can(user, "role.assign", org):
         return User.objects.none()
     return User.objects.filter(
-        Q(username__iexact=text)
-        | Q(display_name__icontains=text)
-        | Q(mobile_hash=keyed_hash(text))
+        Q(username__iexact=text) | Q(display_name__icontains=text) | Q(mobile_hash=keyed_hash(text))
     ).filter(is_active=True)[:limit]
 
 

@@ -1,7 +1,5 @@
 """Pages of the core app: home dashboard, organisation tree and pages, roles, audit log, profile."""
 
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -110,8 +108,15 @@ def org_detail(request, pk):
             "role_form": RoleAssignForm(),
             "may": {
                 action.replace(".", "_"): selectors.can(user, action, org)
-                for action in ("org.create", "org.change", "org.move", "org.dissolve",
-                               "role.view", "role.assign", "audit.view")
+                for action in (
+                    "org.create",
+                    "org.change",
+                    "org.move",
+                    "org.dissolve",
+                    "role.view",
+                    "role.assign",
+                    "audit.view",
+                )
             },
         },
     )
@@ -235,8 +240,11 @@ def role_assign(request, pk):
         exact = [u for u in found if u.username.lower() == form.cleaned_data["username"].lower()]
         target = exact[0] if exact else (found[0] if len(found) == 1 else None)
         if target is None:
-            messages.error(request, _("No single account matches “%(text)s”.")
-                           % {"text": form.cleaned_data["username"]})
+            messages.error(
+                request,
+                _("No single account matches “%(text)s”.")
+                % {"text": form.cleaned_data["username"]},
+            )
         else:
             try:
                 services.assign_role(
@@ -254,9 +262,7 @@ def role_assign(request, pk):
 @login_required
 @require_POST
 def role_revoke(request, pk):
-    assignment = (
-        RoleAssignment.objects.select_related("organization", "user").filter(pk=pk).first()
-    )
+    assignment = RoleAssignment.objects.select_related("organization", "user").filter(pk=pk).first()
     if assignment is None or not selectors.can(request.user, "role.view", assignment.organization):
         raise Http404
     try:
@@ -312,8 +318,13 @@ def audit_export(request):
             title=_("Audit log export"),
             params={"filters": filters, "language": get_language()},
         )
-        audit.record(request.user, "audit.export", job, after={"filters": filters},
-                     label=_("audit log export"))
+        audit.record(
+            request.user,
+            "audit.export",
+            job,
+            after={"filters": filters},
+            label=_("audit log export"),
+        )
     return redirect("core:job_detail", pk=job.pk)
 
 
@@ -382,8 +393,13 @@ def profile(request):
     return render(
         request,
         "core/profile.html",
-        {"form": form, "tokens": tokens, "new_secret": new_secret, "assignments": assignments,
-         "now": timezone.now()},
+        {
+            "form": form,
+            "tokens": tokens,
+            "new_secret": new_secret,
+            "assignments": assignments,
+            "now": timezone.now(),
+        },
     )
 
 
@@ -411,5 +427,3 @@ def error_404(request, exception=None):
 
 def error_500(request):
     return render(request, "500.html", status=500)
-
-

@@ -27,7 +27,10 @@ class Member(models.Model):
     """A Party member (党员)."""
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="members", verbose_name=_("organisation")
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("organisation"),
     )
     # Copy of organization.path so subtree scans need no join; kept in step by the services that
     # move members or organisations.
@@ -40,7 +43,9 @@ class Member(models.Model):
     id_number_encrypted = models.TextField(editable=False)
     id_number_hash = models.CharField(max_length=64, unique=True, editable=False)
     phone_encrypted = models.TextField(blank=True, default="", editable=False)
-    phone_hash = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
+    phone_hash = models.CharField(
+        max_length=64, blank=True, default="", db_index=True, editable=False
+    )
     education = models.CharField(_("education"), max_length=2, blank=True)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     standing = models.CharField(

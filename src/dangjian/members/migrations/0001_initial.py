@@ -6,43 +6,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Member',
+            name="Member",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('org_path', models.CharField(editable=False, max_length=255)),
-                ('name', models.CharField(max_length=64, verbose_name='name')),
-                ('name_initials', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('sex', models.CharField(choices=[('1', 'Male'), ('2', 'Female')], max_length=1, verbose_name='sex')),
-                ('ethnicity', models.CharField(default='01', max_length=2, verbose_name='ethnicity')),
-                ('birth_date', models.DateField(verbose_name='birth date')),
-                ('id_number_encrypted', models.TextField(editable=False)),
-                ('id_number_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('phone_encrypted', models.TextField(blank=True, default='', editable=False)),
-                ('phone_hash', models.CharField(blank=True, db_index=True, default='', editable=False, max_length=64)),
-                ('education', models.CharField(blank=True, max_length=2, verbose_name='education')),
-                ('category', models.CharField(choices=[('full', 'Full member'), ('probationary', 'Probationary member')], max_length=16, verbose_name='category')),
-                ('standing', models.CharField(choices=[('normal', 'Normal'), ('suspended', 'Suspended')], default='normal', max_length=16, verbose_name='Party standing')),
-                ('joined_on', models.DateField(verbose_name='date of joining')),
-                ('full_on', models.DateField(blank=True, null=True, verbose_name='date of becoming full member')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='members', to='core.organization', verbose_name='organisation')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='member', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("org_path", models.CharField(editable=False, max_length=255)),
+                ("name", models.CharField(max_length=64, verbose_name="name")),
+                ("name_initials", models.CharField(blank=True, db_index=True, max_length=32)),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[("1", "Male"), ("2", "Female")], max_length=1, verbose_name="sex"
+                    ),
+                ),
+                (
+                    "ethnicity",
+                    models.CharField(default="01", max_length=2, verbose_name="ethnicity"),
+                ),
+                ("birth_date", models.DateField(verbose_name="birth date")),
+                ("id_number_encrypted", models.TextField(editable=False)),
+                ("id_number_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("phone_encrypted", models.TextField(blank=True, default="", editable=False)),
+                (
+                    "phone_hash",
+                    models.CharField(
+                        blank=True, db_index=True, default="", editable=False, max_length=64
+                    ),
+                ),
+                ("education", models.CharField(blank=True, max_length=2, verbose_name="education")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[("full", "Full member"), ("probationary", "Probationary member")],
+                        max_length=16,
+                        verbose_name="category",
+                    ),
+                ),
+                (
+                    "standing",
+                    models.CharField(
+                        choices=[("normal", "Normal"), ("suspended", "Suspended")],
+                        default="normal",
+                        max_length=16,
+                        verbose_name="Party standing",
+                    ),
+                ),
+                ("joined_on", models.DateField(verbose_name="date of joining")),
+                (
+                    "full_on",
+                    models.DateField(
+                        blank=True, null=True, verbose_name="date of becoming full member"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="members",
+                        to="core.organization",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="member",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member',
-                'verbose_name_plural': 'members',
-                'indexes': [models.Index(fields=['org_path'], name='member_org_path_like', opclasses=['varchar_pattern_ops']), models.Index(fields=['org_path', 'category'], name='member_org_path_category'), models.Index(fields=['organization', 'name'], name='member_org_name')],
+                "verbose_name": "member",
+                "verbose_name_plural": "members",
+                "indexes": [
+                    models.Index(
+                        fields=["org_path"],
+                        name="member_org_path_like",
+                        opclasses=["varchar_pattern_ops"],
+                    ),
+                    models.Index(fields=["org_path", "category"], name="member_org_path_category"),
+                    models.Index(fields=["organization", "name"], name="member_org_name"),
+                ],
             },
         ),
     ]
