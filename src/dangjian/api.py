@@ -1,7 +1,8 @@
 """The HTTP API at /api/v1: token authentication, stable error codes; each app adds a router."""
 
 from django.conf import settings
-from ninja import NinjaAPI
+from django.http import Http404
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
@@ -27,7 +28,22 @@ api = NinjaAPI(
     description=str(settings.SITE_NAME) + " — API. Errors answer {code, message, field?}.",
     auth=TokenAuth(),
     urls_namespace="api",
+    # Swagger UI from django-ninja's own static files (ninja is in INSTALLED_APPS): no CDN. No
+    # online validator badge either: intranets have no internet.
+    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
 )
+
+# Stable codes for errors raised by django-ninja itself (unparsable body, ...).
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "throttled",
+}
 
 
 @api.exception_handler(ServiceError)
@@ -49,7 +65,11 @@ def _invalid(request, exc: NinjaValidationError):
     errors = exc.errors
     field = None
     if errors:
-        loc = [str(p) for p in errors[0].get("loc", []) if p not in ("body", "query", "path", "payload")]
+        loc = [
+            str(p)
+            for p in errors[0].get("loc", [])
+            if p not in ("body", "query", "path", "payload")
+        ]
         field = ".".join(loc) or None
     body = {"code": "invalid", "message": errors[0].get("msg", "invalid") if errors else "invalid"}
     if field:
@@ -60,9 +80,13 @@ def _invalid(request, exc: NinjaValidationError):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
-    return api.create_response(
-        request, {"code": "error", "message": str(exc)}, status=exc.status_code
-    )
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return api.create_response(request, {"code": code, "message": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return api.create_response(request, {"code": "not_found", "message": "Not found."}, status=404)
 
 
 from dangjian.core.api import router as core_router  # noqa: E402

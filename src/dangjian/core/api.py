@@ -4,7 +4,7 @@ import datetime
 
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Length, Substr
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
 from . import selectors, services
@@ -13,10 +13,16 @@ from .models import Organization, OrgKind, OrgStatus, UnitType
 router = Router(tags=["organisations"])
 
 
+class ErrorDetail(Schema):
+    loc: list[str | int]
+    msg: str
+
+
 class Error(Schema):
     code: str = Field(description="stable machine-readable code, e.g. duplicate_code")
     message: str
-    field: str | None = None
+    field: str | None = Field(None, description="the input field at fault, when there is one")
+    errors: list[ErrorDetail] | None = Field(None, description="with code invalid: every problem")
 
 
 class OrgOut(Schema):
@@ -38,7 +44,9 @@ class OrgOut(Schema):
 
 
 class OrgCreate(Schema):
-    parent_id: int | None = Field(None, description="omit for a top-level committee (administrators only)")
+    parent_id: int | None = Field(
+        None, description="omit for a top-level committee (administrators only)"
+    )
     code: str = Field(max_length=32)
     name: str = Field(max_length=128)
     kind: OrgKind
@@ -102,13 +110,19 @@ def _one(request, org_id) -> Organization:
     return _with_parent_id(Organization.objects.filter(pk=org_id)).get()
 
 
-ERRORS = {400: Error, 403: Error, 404: Error, 409: Error, 422: Error}
+# Every operation needs a token: 401 everywhere. 422 answers input the schema refuses.
+READ_ERRORS = {401: Error, 404: Error, 422: Error}
+ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error}
 
 
-@router.get("/orgs", response=list[OrgOut], summary="List organisations of a subtree")
+@router.get(
+    "/orgs", response={200: list[OrgOut], **READ_ERRORS}, summary="List organisations of a subtree"
+)
 @paginate(PageNumberPagination, page_size=50)
 def list_orgs(request, filters: Query[OrgFilter]):
-    root = selectors.get_organization(request.user, filters.root) if filters.root else None
+    root = (
+        selectors.get_organization(request.user, filters.root) if filters.root is not None else None
+    )
     qs = selectors.subtree(request.user, root, kind=filters.kind, status=filters.status)
     if filters.q:
         from django.db.models import Q
@@ -117,7 +131,7 @@ def list_orgs(request, filters: Query[OrgFilter]):
     return _with_parent_id(qs)
 
 
-@router.get("/orgs/{org_id}", response={200: OrgOut, 404: Error}, summary="One organisation")
+@router.get("/orgs/{org_id}", response={200: OrgOut, **READ_ERRORS}, summary="One organisation")
 def get_org(request, org_id: int):
     org = selectors.get_organization(request.user, org_id)
     return _one(request, org.pk)
@@ -126,11 +140,13 @@ def get_org(request, org_id: int):
 @router.post("/orgs", response={201: OrgOut, **ERRORS}, summary="Create an organisation")
 def create_org(request, payload: OrgCreate):
     parent = (
-        selectors.get_organization(request.user, payload.parent_id) if payload.parent_id else None
+        selectors.get_organization(request.user, payload.parent_id)
+        if payload.parent_id is not None
+        else None
     )
     values = payload.dict(exclude={"parent_id"})
     org = services.create_organization(actor=request.user, parent=parent, **values)
-    return 201, _one(request, org.pk)
+    return Status(201, _one(request, org.pk))
 
 
 @router.patch("/orgs/{org_id}", response={200: OrgOut, **ERRORS}, summary="Edit an organisation")
@@ -139,7 +155,10 @@ def update_org(request, org_id: int, payload: OrgUpdate):
     values = payload.dict(exclude_unset=True)
     for key in ("code", "name", "kind", "unit_type", "display_order"):
         if key in values and values[key] is None:
-            values.pop(key)
+            values.pop(key)  # null on a required field: leave it as it is
+    for key in ("short_name", "contact_person", "contact_phone"):
+        if key in values and values[key] is None:
+            values[key] = ""  # null on an optional text: clear it (the columns are NOT NULL)
     services.update_organization(actor=request.user, org=org, **values)
     return _one(request, org.pk)
 
@@ -157,7 +176,7 @@ def dissolve_org(request, org_id: int, payload: OrgDissolve):
     org = selectors.get_organization(request.user, org_id)
     target = (
         selectors.get_organization(request.user, payload.move_members_to)
-        if payload.move_members_to
+        if payload.move_members_to is not None
         else None
     )
     services.dissolve_organization(
@@ -166,13 +185,15 @@ def dissolve_org(request, org_id: int, payload: OrgDissolve):
     return _one(request, org.pk)
 
 
-@router.get("/me", response=MeOut, tags=["accounts"], summary="The account of the token")
+@router.get(
+    "/me", response={200: MeOut, 401: Error}, tags=["accounts"], summary="The account of the token"
+)
 def me(request):
     user = request.user
     roles = [
-        RoleOut(role=a.role, organization_id=a.organization_id, organization_code=a.organization.code)
+        RoleOut(
+            role=a.role, organization_id=a.organization_id, organization_code=a.organization.code
+        )
         for a in user.role_assignments.select_related("organization").order_by("id")
     ]
     return MeOut(id=user.pk, username=user.username, display_name=user.display_name, roles=roles)
-
-
