@@ -422,6 +422,10 @@ def error_403(request, exception=None):
 
 
 def error_404(request, exception=None):
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"code": "not_found", "message": "No such API endpoint."}, status=404)
     return render(request, "404.html", status=404)
 
 
