@@ -29,7 +29,7 @@ def filter_audit_events(user, data: dict):
     if data.get("user"):
         events = events.filter(user_label__iexact=data["user"])
     if data.get("org"):
-        org = selectors.organizations(user).filter(code=data["org"]).first()
+        org = selectors.organizations(user).filter(code__iexact=data["org"].strip()).first()
         events = events.filter(org_path__startswith=org.path) if org else events.none()
     if data.get("object_type"):
         events = events.filter(object_type=data["object_type"])

@@ -79,6 +79,17 @@ def max_rank_at(user, org: Organization) -> int:
     return max(ranks, default=0)
 
 
+def actions_at(user, org: Organization) -> set[str]:
+    """Every action the user may do at `org` (through roles held there or above)."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return set(permissions.ACTIONS)
+    found: set[str] = set()
+    for path, role in _held_roles(user):
+        if org.path.startswith(path):
+            found |= permissions.actions_of(role)
+    return found
+
+
 def restrict(queryset: QuerySet, user, action: str, path_field: str = "path") -> QuerySet:
     prefixes = scope_for(user, action)
     if not prefixes:
@@ -112,7 +123,8 @@ def get_organization(user, pk, action: str = "org.view") -> Organization:
 
 
 def get_organization_by_code(user, code: str, action: str = "org.view") -> Organization:
-    org = organizations(user, action).filter(code=code).first()
+    # Codes are unique regardless of letter case, so they are found regardless of it too.
+    org = organizations(user, action).filter(code__iexact=(code or "").strip()).first()
     if org is None:
         raise NotFound("organisation not found")
     return org

@@ -23,6 +23,7 @@ from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .models import (
     ALLOWED_PARENT_KINDS,
     ApiToken,
+    AuditEvent,
     Organization,
     OrgKind,
     OrgStatus,
@@ -147,6 +148,33 @@ def _check_placement(kind: str, parent: Organization | None) -> None:
         )
 
 
+def _free_child_path(parent: Organization | None) -> str:
+    """The path of a new last child of `parent` (or of a new root).
+
+    Treebeard would give the step after the current last child, which may be a path that an
+    organisation held before it moved away. Its audit events keep that path (the log is
+    append-only), so they would fall into the newcomer's subtree and scope: skip such paths."""
+    level = Organization.objects.filter(depth=parent.depth + 1 if parent else 1)
+    if parent is not None:
+        level = level.filter(path__startswith=parent.path)
+    last = level.order_by("-path").only("path").first()
+    if last is not None:
+        path = last._inc_path()
+    elif parent is not None:
+        path = Organization._get_path(parent.path, parent.depth + 1, 1)
+    else:
+        path = Organization._get_path(None, 1, 1)
+    while AuditEvent.objects.filter(org_path__startswith=path).exists():
+        path = Organization(path=path)._inc_path()
+    return path
+
+
+def _parent_id(org: Organization) -> int | None:
+    if org.depth <= 1:
+        return None
+    return Organization.objects.filter(path=org.parent_path).values_list("pk", flat=True).first()
+
+
 def _lock(org: Organization) -> Organization:
     """Re-read the organisation under a row lock so concurrent tree edits queue up."""
     return Organization.objects.select_for_update().get(pk=org.pk)
@@ -165,10 +193,12 @@ def create_organization(*, actor, parent: Organization | None, **values) -> Orga
     _check_code_free(clean["code"])
     try:
         with transaction.atomic():
+            org = Organization(
+                **clean, path=_free_child_path(parent), depth=parent.depth + 1 if parent else 1
+            )
+            org.save()
             if parent is not None:
-                org = Organization.objects.add_child(parent, create_kwargs=clean)
-            else:
-                org = Organization.objects.add_root(create_kwargs=clean)
+                Organization.objects.filter(pk=parent.pk).update(numchild=F("numchild") + 1)
     except IntegrityError:
         # Lost a race for the same code.
         raise Conflict(
@@ -177,9 +207,7 @@ def create_organization(*, actor, parent: Organization | None, **values) -> Orga
             code="duplicate_code",
             field="code",
         ) from None
-    audit.record(
-        actor, "org.create", org, after=audit.snapshot(org, ORG_FIELDS), org_path=org.path
-    )
+    audit.record(actor, "org.create", org, after=audit.snapshot(org, ORG_FIELDS), org_path=org.path)
     return org
 
 
@@ -192,7 +220,9 @@ def update_organization(*, actor, org: Organization, **values) -> Organization:
     if "code" in clean and clean["code"].lower() != org.code.lower():
         _check_code_free(clean["code"], exclude_pk=org.pk)
     if "kind" in clean and clean["kind"] != org.kind:
-        parent = org.get_parent()
+        parent = (
+            Organization.objects.filter(path=org.parent_path).first() if org.depth > 1 else None
+        )
         _check_placement(clean["kind"], parent)
         child_kinds = set(
             Organization.objects.filter(path__startswith=org.path, depth=org.depth + 1)
@@ -234,9 +264,18 @@ def move_organization(*, actor, org: Organization, new_parent: Organization) -> 
             _("It already stands there."), code="move_same_parent", field="parent"
         )
     _check_placement(org.kind, new_parent)
-    before = audit.snapshot(org, ORG_FIELDS) | {"parent": org.get_parent().pk if org.depth > 1 else None}
-    old_path = org.path
-    Organization.objects.move(org, new_parent, pos="last-child")
+    before = audit.snapshot(org, ORG_FIELDS) | {"parent": _parent_id(org)}
+    old_path, old_parent_path = org.path, org.parent_path
+    new_path = _free_child_path(new_parent)
+    # The two prefixes are disjoint (the new parent is outside the subtree), so rewriting the
+    # subtree in one UPDATE never collides on the unique path.
+    Organization.objects.filter(path__startswith=old_path).update(
+        path=Concat(Value(new_path), Substr(F("path"), len(old_path) + 1)),
+        depth=F("depth") + (new_parent.depth + 1 - org.depth),
+    )
+    if old_parent_path:
+        Organization.objects.filter(path=old_parent_path).update(numchild=F("numchild") - 1)
+    Organization.objects.filter(pk=new_parent.pk).update(numchild=F("numchild") + 1)
     org.refresh_from_db()
     _repath_members(old_path, org.path)
     after = audit.snapshot(org, ORG_FIELDS) | {"parent": new_parent.pk}
@@ -269,9 +308,7 @@ def dissolve_organization(
     if not org.is_active:
         raise ValidationFailed(_("It is already dissolved."), code="already_dissolved")
     if on > timezone.localdate():
-        raise ValidationFailed(
-            _("The date of dissolution cannot be in the future."), field="on"
-        )
+        raise ValidationFailed(_("The date of dissolution cannot be in the future."), field="on")
     active_children = Organization.objects.filter(
         path__startswith=org.path, depth__gt=org.depth, status=OrgStatus.ACTIVE
     ).count()
@@ -323,12 +360,20 @@ def dissolve_organization(
 # Roles ---------------------------------------------------------------------------------------
 
 
+def _may_grant(actor, org: Organization, role: str) -> bool:
+    """Rank alone is not enough: a lower-ranked role may still carry an action the actor lacks
+    (an auditor may export the audit log, a secretary may not), and granting it to oneself
+    would be a way round."""
+    outranked = permissions.rank_of(role) > selectors.max_rank_at(actor, org)
+    return not outranked and permissions.actions_of(role) <= selectors.actions_at(actor, org)
+
+
 @transaction.atomic
 def assign_role(*, actor, user: User, org: Organization, role: str) -> RoleAssignment:
     _require(actor, "role.assign", org)
     if role not in permissions.ROLES:
         raise ValidationFailed(_("Unknown role."), field="role")
-    if permissions.rank_of(role) > selectors.max_rank_at(actor, org):
+    if not _may_grant(actor, org, role):
         raise Forbidden(_("You may not grant a role above your own."), field="role")
     if not org.is_active:
         raise ValidationFailed(_("“%(org)s” is dissolved.") % {"org": org.name})
@@ -352,7 +397,7 @@ def assign_role(*, actor, user: User, org: Organization, role: str) -> RoleAssig
 def revoke_role(*, actor, assignment: RoleAssignment) -> None:
     org = assignment.organization
     _require(actor, "role.assign", org)
-    if permissions.rank_of(assignment.role) > selectors.max_rank_at(actor, org):
+    if not _may_grant(actor, org, assignment.role):
         raise Forbidden(_("You may not revoke a role above your own."))
     before = {
         "user": assignment.user.username,
@@ -464,7 +509,10 @@ def create_api_token(*, actor: User, name: str, days: int) -> tuple[ApiToken, st
         expires_at=timezone.now() + datetime.timedelta(days=days),
     )
     audit.record(
-        actor, "token.create", token, after={"name": name, "expires_at": token.expires_at.isoformat()}
+        actor,
+        "token.create",
+        token,
+        after={"name": name, "expires_at": token.expires_at.isoformat()},
     )
     return token, secret
 
@@ -476,7 +524,9 @@ def revoke_api_token(*, actor: User, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit.record(actor, "token.revoke", token, after={"revoked_at": token.revoked_at.isoformat()})
+        audit.record(
+            actor, "token.revoke", token, after={"revoked_at": token.revoked_at.isoformat()}
+        )
 
 
 def authenticate_token(secret: str) -> User | None:
