@@ -1,6 +1,7 @@
 # dangjian — the two commands a newcomer needs are `make run` and `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3
+PYTEST_ARGS ?= -n 2
 VENV := .venv
 PY := $(VENV)/bin/python
 DJ := $(VENV)/bin/dangjian
