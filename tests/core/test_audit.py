@@ -270,7 +270,7 @@ def test_the_database_refuses_a_raw_update(event):
     assert AuditEvent.objects.get(pk=event.pk).action == "org.create"
 
 
-def test_deleting_an_event_is_refused(event):
+def test_a_bulk_or_raw_delete_is_refused(event):
     # PostgreSQL refuses a raw DELETE by trigger. SQLite keeps only the UPDATE trigger (Django
     # flushes SQLite test databases with DELETE), so there the model and queryset refuse.
     if connection.vendor == "postgresql":
