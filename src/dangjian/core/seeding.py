@@ -14,6 +14,7 @@ Used by `manage.py seed` (and `dangjian seed`, `make run`) and by bench/seed.py.
 
 from __future__ import annotations
 
+import abc
 import bisect
 import datetime
 import itertools
@@ -645,7 +646,7 @@ def _short(base: str, parent: OrgSpec) -> str:
     return base
 
 
-class _Namer:
+class _Namer(abc.ABC):
     """Names the units (villages, schools, companies ...) under one committee."""
 
     def __init__(self, gen: _Generator):
@@ -661,8 +662,9 @@ class _Namer:
         self.used.add(name)
         return name
 
+    @abc.abstractmethod
     def unit(self) -> tuple[str, str]:
-        raise NotImplementedError
+        """The next unit's base name and unit type; each kind of namer draws its own."""
 
     def branch(self) -> tuple[str, str, str]:
         base, unit_type = self.unit()
