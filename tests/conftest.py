@@ -96,3 +96,51 @@ def client_for(client):
 def _fast_password_hashing(settings):
     # Real hashing costs about a second per account; the tests check permissions, not hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_member(admin):
+    """make_member(org, name, birth="1980-05-01", sex=1, joined_on="2005-07-01", full_on=...)
+    records a member through the service (with its timeline), as the system administrator."""
+    import datetime
+    import itertools
+
+    from dangjian.members import services as member_services
+    from tests.idnumbers import make_id
+
+    counter = itertools.count(1)
+
+    def make(
+        org, name, *, birth="1980-05-01", sex=1, joined_on="2005-07-01", full_on="auto", **extra
+    ):
+        joined = datetime.date.fromisoformat(joined_on)
+        if full_on == "auto":
+            full = joined.replace(year=joined.year + 1)
+        else:
+            full = datetime.date.fromisoformat(full_on) if full_on else None
+        data = {
+            "name": name,
+            "id_number": extra.pop("id_number", None) or make_id(birth, sex, seq=next(counter)),
+            "joined_on": joined,
+            "full_on": full,
+            "category": "full" if full else "probationary",
+            **extra,
+        }
+        return member_services.create_member(actor=admin, organization=org, data=data)
+
+    return make
+
+
+@pytest.fixture
+def roster(people, tree, make_member):
+    """Three members in branch A, two in branch B."""
+    a, b = tree["branch_a"], tree["branch_b"]
+    return {
+        "zhang": make_member(a, "张三", birth="1985-03-12", phone="13900001111"),
+        "li": make_member(
+            a, "李四", birth="1990-11-02", sex=2, full_on=None, joined_on="2025-09-01"
+        ),
+        "wang": make_member(a, "王五", birth="1962-01-20", ethnicity="03"),
+        "zhao": make_member(b, "赵六", birth="1978-06-30", sex=2),
+        "qian": make_member(b, "钱七", birth="1995-12-01", joined_on="2018-07-01"),
+    }

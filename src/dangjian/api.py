@@ -92,3 +92,6 @@ def _not_found(request, exc):
 from dangjian.core.api import router as core_router  # noqa: E402
 
 api.add_router("/", core_router)
+from dangjian.members.api import router as members_router  # noqa: E402
+
+api.add_router("/members", members_router)

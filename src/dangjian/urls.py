@@ -7,6 +7,7 @@ from dangjian.api import api
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
+    path("members/", include("dangjian.members.urls")),
     path("", include("dangjian.core.urls")),
 ]
 

@@ -49,7 +49,16 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸｘX", "0123456789X
 
 
 class InvalidIdNumber(ValueError):
-    """The text is not a valid resident ID number; the message says why."""
+    """The text is not a valid resident ID number; the message says why.
+
+    `code` names the kind of fault (length, characters, region, date, check) and `params` its
+    details, so pages can say the same thing in the user's language.
+    """
+
+    def __init__(self, message: str, code: str = "invalid", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -69,22 +78,33 @@ def parse_id_number(text, *, today: datetime.date | None = None) -> IdNumber:
     raw = re.sub(r"\s+", "", str(text or "")).translate(_FULLWIDTH).replace("x", "X")
     if len(raw) == 15:
         if not raw.isdigit():
-            raise InvalidIdNumber("15-digit ID numbers contain digits only")
+            raise InvalidIdNumber("15-digit ID numbers contain digits only", "characters")
         base = raw[:6] + "19" + raw[6:]
         raw = base + check_char(base)
     if len(raw) != 18:
-        raise InvalidIdNumber(f"an ID number has 18 characters, this one has {len(raw)}")
+        raise InvalidIdNumber(
+            f"an ID number has 18 characters, this one has {len(raw)}", "length", length=len(raw)
+        )
     if not raw[:17].isdigit() or not (raw[17].isdigit() or raw[17] == "X"):
-        raise InvalidIdNumber("an ID number is 17 digits followed by a digit or X")
+        raise InvalidIdNumber("an ID number is 17 digits followed by a digit or X", "characters")
     if int(raw[:2]) not in PROVINCES:
-        raise InvalidIdNumber(f"region code {raw[:6]} names no province")
+        raise InvalidIdNumber(f"region code {raw[:6]} names no province", "region", region=raw[:6])
     try:
         birth = datetime.date(int(raw[6:10]), int(raw[10:12]), int(raw[12:14]))
     except ValueError:
-        raise InvalidIdNumber(f"birth date {raw[6:14]} is not a real date") from None
+        raise InvalidIdNumber(
+            f"birth date {raw[6:14]} is not a real date", "date", date=raw[6:14]
+        ) from None
     if birth > (today or datetime.date.today()) or birth.year < 1880:
-        raise InvalidIdNumber(f"birth date {birth.isoformat()} is not plausible")
+        raise InvalidIdNumber(
+            f"birth date {birth.isoformat()} is not plausible", "date", date=birth.isoformat()
+        )
     expected = check_char(raw[:17])
     if raw[17] != expected:
-        raise InvalidIdNumber(f"wrong check character {raw[17]} (expected {expected})")
+        raise InvalidIdNumber(
+            f"wrong check character {raw[17]} (expected {expected})",
+            "check",
+            found=raw[17],
+            expected=expected,
+        )
     return IdNumber(number=raw, birth_date=birth, sex=1 if int(raw[16]) % 2 else 2, region=raw[:6])

@@ -962,7 +962,7 @@ def seed(
     holds organisations (SeedError)."""
     from django.db import transaction
 
-    from dangjian.members.models import Member
+    from dangjian.members.models import Member, StandingEvent
 
     from .crypto import encrypt, keyed_hash
     from .models import Organization
@@ -1023,6 +1023,21 @@ def seed(
                     )
                 )
             Member.objects.bulk_create(batch, batch_size=batch_size)
+            events = []
+            for row in batch:
+                events.append(
+                    StandingEvent(
+                        member_id=row.pk,
+                        kind="admitted",
+                        occurred_on=row.joined_on,
+                        organization_id=row.organization_id,
+                    )
+                )
+                if row.full_on:
+                    events.append(
+                        StandingEvent(member_id=row.pk, kind="became_full", occurred_on=row.full_on)
+                    )
+            StandingEvent.objects.bulk_create(events, batch_size=batch_size)
             if progress:
                 progress("members", min(start + batch_size, total), total)
         t2 = time.perf_counter()
