@@ -9,6 +9,7 @@ from . import selectors
 NAVIGATION = [
     ("core:home", _("Home"), "house", None),
     ("core:org_tree", _("Organisations"), "diagram-3", "org.view"),
+    ("members:list", _("Members"), "people", "member.view"),
     ("core:audit_list", _("Audit log"), "journal-text", "audit.view"),
 ]
 
@@ -23,4 +24,23 @@ def navigation(request):
         for name, label, icon, action in NAVIGATION
         if action is None or action in allowed
     ]
+    if _has_record(user):
+        items.append(
+            {
+                "url": reverse("members:me"),
+                "label": _("My record"),
+                "icon": "person-vcard",
+                "name": "members:me",
+            }
+        )
     return {"nav_items": items, "user_actions": allowed}
+
+
+def _has_record(user) -> bool:
+    from dangjian.members.models import Member
+
+    cached = getattr(user, "_dangjian_has_record", None)
+    if cached is None:
+        cached = Member.objects.filter(user=user).exists()
+        user._dangjian_has_record = cached
+    return cached

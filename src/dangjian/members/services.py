@@ -173,12 +173,12 @@ def clean_record(data: dict, *, instance: Member | None = None, today=None) -> d
         if field in out:
             value = out[field]
             if value in (None, ""):
-                if field in ("sex", "ethnicity") and instance is None:
-                    if field == "ethnicity":
-                        out[field] = codes.HAN
-                        continue
+                if field == "ethnicity":
+                    out[field] = codes.HAN
+                elif field == "sex":
                     fail(field, _("Choose the sex."), "required")
-                out[field] = "" if field not in ("sex", "ethnicity") else out[field]
+                else:
+                    out[field] = ""
                 continue
             code = codes.lookup(field, value)
             if code is None:
