@@ -235,8 +235,7 @@ def members_as_of(user, on: datetime.date, org: Organization | None = None) -> Q
         .values("kind")[:1]
     )
     qs = (
-        members(user)
-        .annotate(
+        Member.objects.annotate(
             org_then=Subquery(last_org),
             status_event=Subquery(last_status),
             standing_event=Subquery(last_standing),
@@ -244,10 +243,11 @@ def members_as_of(user, on: datetime.date, org: Organization | None = None) -> Q
         )
         .filter(status_event__in=[rules.ADMITTED, rules.TRANSFERRED_IN])
     )
+    # In scope is who was in one of the user's organisations then, wherever they are now.
+    visible = selectors.restrict(Organization.objects.all(), user, "member.view")
     if org is not None:
-        ids = Organization.objects.filter(path__startswith=org.path).values("pk")
-        qs = qs.filter(org_then__in=ids)
-    return qs
+        visible = visible.filter(path__startswith=org.path)
+    return qs.filter(org_then__in=visible.values("pk"))
 
 
 def change_history(user, member: Member, limit: int = 200) -> list[AuditEvent]:
