@@ -173,3 +173,30 @@ def test_members_as_of_a_past_date_from_the_database(people, tree, roster, admin
     # and the state of one member on a past date
     assert selectors.state_as_of(zhao, D("2025-02-28")).counts
     assert not selectors.state_as_of(zhao, D("2025-03-01")).counts
+
+
+def test_dissolving_a_branch_moves_its_members_on_their_timelines(people, tree, roster, admin):
+    from dangjian.core import services as core_services
+    from dangjian.members import rules as r
+    from dangjian.members import services
+
+    a, b = tree["branch_a"], tree["branch_b"]
+    core_services.dissolve_organization(actor=admin, org=tree["group_a"], on=D("2026-01-01"))
+    core_services.dissolve_organization(actor=admin, org=a, on=D("2026-02-01"), move_members_to=b)
+    zhang = roster["zhang"]
+    zhang.refresh_from_db()
+    assert (zhang.organization_id, zhang.org_path) == (b.pk, b.path)
+    assert list(zhang.events.values_list("kind", flat=True)) == [
+        "admitted",
+        "became_full",
+        "transferred",
+    ]
+    # the timeline agrees with the record, before and after the move
+    assert r.derive([e.as_rule() for e in zhang.events.all()]).organization_id == b.pk
+    assert (
+        r.derive([e.as_rule() for e in zhang.events.all()], D("2026-01-31")).organization_id == a.pk
+    )
+    # a later event keeps the member where the record says
+    services.record_event(actor=admin, member=zhang, kind="lost_contact", on=D("2026-03-01"))
+    zhang.refresh_from_db()
+    assert zhang.organization_id == b.pk and zhang.out_of_contact

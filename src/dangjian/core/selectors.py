@@ -201,7 +201,7 @@ def member_counts(org: Organization, children: list[Organization]) -> tuple[int,
 
     width = len(org.path) + Organization.steplen
     rows = (
-        Member.objects.filter(org_path__startswith=org.path)
+        Member.objects.filter(org_path__startswith=org.path, status="active")
         .annotate(prefix=Substr("org_path", 1, width))
         .values_list("prefix")
         .annotate(n=Count("id"))
@@ -240,7 +240,9 @@ def dashboard_figures(user) -> dict:
 
     orgs = organizations(user, "dashboard.view").filter(status=OrgStatus.ACTIVE)
     by_kind = dict(orgs.values_list("kind").annotate(n=Count("id")).order_by())
-    members = restrict(Member.objects.all(), user, "dashboard.view", path_field="org_path")
+    members = restrict(
+        Member.objects.filter(status="active"), user, "dashboard.view", path_field="org_path"
+    )
     by_category = dict(members.values_list("category").annotate(n=Count("id")).order_by())
     by_sex = dict(members.values_list("sex").annotate(n=Count("id")).order_by())
     return {

@@ -318,7 +318,7 @@ def dissolve_organization(
             % {"n": active_children},
             code="has_children",
         )
-    members = Member.objects.filter(org_path__startswith=org.path)
+    members = Member.objects.filter(org_path__startswith=org.path, status="active")
     count = members.count()
     if count and move_members_to is None:
         raise ValidationFailed(
@@ -347,6 +347,7 @@ def dissolve_organization(
                 )
             )
         members.update(organization=target, org_path=target.path)
+        _record_transfers(actor, [m.pk for m in moved], target, on)
         audit.record_many(actor, "member.move", items)
     before = audit.snapshot(org, ORG_FIELDS)
     org.status = OrgStatus.DISSOLVED
@@ -355,6 +356,27 @@ def dissolve_organization(
     old, new = audit.diff(before, audit.snapshot(org, ORG_FIELDS))
     audit.record(actor, "org.dissolve", org, before=old, after=new, org_path=org.path)
     return org
+
+
+def _record_transfers(actor, member_ids: list[int], target: Organization, on) -> None:
+    """The timeline of each moved member gets a transfer to the new organisation."""
+    from dangjian.members.models import StandingEvent
+
+    creator = actor if isinstance(actor, User) and actor.pk else None
+    StandingEvent.objects.bulk_create(
+        [
+            StandingEvent(
+                member_id=pk,
+                kind="transferred",
+                occurred_on=on,
+                organization=target,
+                detail=_("organisation dissolved"),
+                created_by=creator,
+            )
+            for pk in member_ids
+        ],
+        batch_size=1000,
+    )
 
 
 # Roles ---------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class EventKind(models.TextChoices):
     )
     TRANSFERRED_IN = rules.TRANSFERRED_IN, _("Transferred in")
     TRANSFERRED_OUT = rules.TRANSFERRED_OUT, _("Transferred out")
+    TRANSFERRED = rules.TRANSFERRED, _("Transferred within the platform")
     SUSPENDED = rules.SUSPENDED, _("Party standing suspended")
     RESTORED = rules.RESTORED, _("Party standing restored")
     LOST_CONTACT = rules.LOST_CONTACT, _("Out of contact")
@@ -260,3 +261,6 @@ class MemberDocument(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+from .models_import import ImportStatus, MemberImport  # noqa: E402, F401 - member import

@@ -19,6 +19,7 @@ PROBATION_EXTENDED = "probation_extended"  # 延长预备期
 QUALIFICATION_CANCELLED = "qualification_cancelled"  # 取消预备党员资格
 TRANSFERRED_IN = "transferred_in"  # 转入
 TRANSFERRED_OUT = "transferred_out"  # 转出 (out of the platform)
+TRANSFERRED = "transferred"  # 组织关系转接 within the platform (or its organisation dissolved)
 SUSPENDED = "suspended"  # 停止党籍
 RESTORED = "restored"  # 恢复党籍
 LOST_CONTACT = "lost_contact"  # 失去联系
@@ -37,6 +38,7 @@ EVENT_KINDS = (
     QUALIFICATION_CANCELLED,
     TRANSFERRED_IN,
     TRANSFERRED_OUT,
+    TRANSFERRED,
     SUSPENDED,
     RESTORED,
     LOST_CONTACT,
@@ -68,7 +70,7 @@ NORMAL = "normal"
 SUSPENDED_STANDING = "suspended"
 
 # Events that need an organisation (where the member is after the event).
-NEEDS_ORGANIZATION = frozenset({ADMITTED, TRANSFERRED_IN})
+NEEDS_ORGANIZATION = frozenset({ADMITTED, TRANSFERRED_IN, TRANSFERRED})
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def _apply(state: State, e: Event) -> State:
         )
     if kind == TRANSFERRED_IN:
         return replace(state, status=ACTIVE, organization_id=e.organization_id)
+    if kind == TRANSFERRED:
+        return replace(state, organization_id=e.organization_id)
     if kind == BECAME_FULL:
         return replace(state, category=FULL, full_on=e.on)
     if kind in ENDING:
@@ -172,6 +176,8 @@ def check(events, new: Event) -> None:
         raise TimelineError("the member is not an active member on that date", "not_active")
     if kind in NEEDS_ORGANIZATION and new.organization_id is None:
         raise TimelineError("the event names the organisation", "organization_required")
+    if kind == TRANSFERRED and new.organization_id == before.organization_id:
+        raise TimelineError("the member is already in that organisation", "same_organization")
     if kind in (BECAME_FULL, PROBATION_EXTENDED, QUALIFICATION_CANCELLED):
         if before.category != PROBATIONARY:
             raise TimelineError("only a probationary member", "not_probationary")

@@ -497,6 +497,7 @@ def timeline_message(code: str) -> str:
         "already_mobile": _("The member is already away as a mobile member."),
         "not_mobile": _("The member is not away."),
         "later_events": _("There are later events on the timeline."),
+        "same_organization": _("The member is already in that organisation."),
     }.get(code, code)
 
 
