@@ -186,6 +186,26 @@ class MemberSpec:
     category: str
     joined_on: datetime.date
     full_on: datetime.date | None
+    job_category: str = ""
+
+
+# Job categories by age band, with weights (党内统计 工作岗位; see core.codes.JOB_CATEGORY).
+JOBS = {
+    "young": (("01", 14), ("02", 20), ("03", 14), ("04", 22), ("05", 10), ("06", 8), ("09", 12)),
+    "middle": (("01", 16), ("02", 30), ("03", 14), ("04", 16), ("05", 12), ("09", 12)),
+    "old": (("02", 20), ("08", 70), ("09", 10)),
+}
+
+
+def _job_for(band: str, id_number: str) -> str:
+    """A job category from the age band, chosen by the ID number so the random stream (and so
+    every other seeded value) stays as it was."""
+    pick = int(id_number[14:17]) % 100
+    for code, weight in JOBS[band]:
+        if pick < weight:
+            return code
+        pick -= weight
+    return JOBS[band][-1][0]
 
 
 @dataclass
@@ -635,6 +655,7 @@ class _Generator:
             category="probationary" if probationary else "full",
             joined_on=joined,
             full_on=full_on,
+            job_category=_job_for(band, id_number),
         )
 
 
@@ -1020,6 +1041,7 @@ def seed(
                         category=m.category,
                         joined_on=m.joined_on,
                         full_on=m.full_on,
+                        job_category=m.job_category,
                     )
                 )
             Member.objects.bulk_create(batch, batch_size=batch_size)
