@@ -48,7 +48,17 @@ _HTTP_CODES = {
 
 @api.exception_handler(ServiceError)
 def _service_error(request, exc: ServiceError):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    body = exc.as_dict()
+    # Several fields at once (members.services.RecordInvalid): every problem, each with its code.
+    by_field = getattr(exc, "errors", None)
+    if isinstance(by_field, dict):
+        field_codes = getattr(exc, "codes", None) or {}
+        body["errors"] = [
+            {"loc": [field], "msg": str(message), "code": field_codes.get(field, exc.code)}
+            for field, messages in by_field.items()
+            for message in messages
+        ]
+    return api.create_response(request, body, status=exc.status)
 
 
 @api.exception_handler(AuthenticationError)
@@ -95,3 +105,9 @@ api.add_router("/", core_router)
 from dangjian.members.api import router as members_router  # noqa: E402
 
 api.add_router("/members", members_router)
+from dangjian.members.api_exports import router as exports_router  # noqa: E402
+
+api.add_router("/member-exports", exports_router)
+from dangjian.members.api_imports import router as imports_router  # noqa: E402
+
+api.add_router("/member-imports", imports_router)

@@ -387,3 +387,23 @@ def test_members_pages_need_login(client, roster):
     for url in (reverse("members:list"), reverse("members:detail", args=[roster["zhang"].pk])):
         response = client.get(url)
         assert response.status_code == 302 and "/login/" in response.url
+
+
+def test_too_long_values_are_explained_not_500(people, roster, client_for):
+    zhang = roster["zhang"]
+    client = client_for(people["alice"])
+    before = state()
+    page = client.get(reverse("members:edit", args=[zhang.pk]))
+    data = {k: (v if v is not None else "") for k, v in page.context["form"].initial.items()}
+    data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+    from dangjian.members import services
+
+    with pytest.raises(services.RecordInvalid) as info:
+        services.update_member(actor=people["alice"], member=zhang, data={"degree": "学" * 40})
+    assert info.value.field == "degree"
+    with pytest.raises(services.RecordInvalid) as info:
+        services.save_related(
+            actor=people["alice"], member=zhang, kind="family", data={"relation": "", "name": "x"}
+        )
+    assert "relation" in info.value.errors
+    assert state() == before

@@ -16,6 +16,7 @@ router = Router(tags=["organisations"])
 class ErrorDetail(Schema):
     loc: list[str | int]
     msg: str
+    code: str | None = Field(None, description="stable code of this problem, when there is one")
 
 
 class Error(Schema):

@@ -20,7 +20,7 @@ class DateInput(forms.DateInput):
 
 
 class MemberForm(forms.Form):
-    name = forms.CharField(label=_("name"), max_length=64)
+    name = forms.CharField(label=_("person's name"), max_length=64)
     id_number = forms.CharField(label=_("ID number"), max_length=32)
     sex = forms.ChoiceField(label=_("sex"), choices=_blank(codes.choices("sex")), required=False)
     ethnicity = forms.ChoiceField(

@@ -10,6 +10,7 @@ import datetime
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -69,6 +70,13 @@ DOCUMENT_TYPES = {
     "image/png": ".png",
 }
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+
+_MAX_LENGTHS = {
+    f.name: f.max_length
+    for f in Member._meta.get_fields()
+    if f.name in RECORD_FIELDS and getattr(f, "max_length", None) and f.name != "name"
+}
 
 
 class RecordInvalid(ValidationFailed):
@@ -192,6 +200,18 @@ def clean_record(data: dict, *, instance: Member | None = None, today=None) -> d
         value = out.get(field)
         if isinstance(value, datetime.date) and value > today:
             fail(field, problem_message("future_date"), "future_date")
+    if instance is not None:
+        for field in ("birth_date", "joined_on"):
+            if field in out and not out[field]:
+                fail(field, _("This field is required."), "required")
+    for field, limit in _MAX_LENGTHS.items():
+        value = out.get(field)
+        if isinstance(value, str) and len(value) > limit:
+            fail(
+                field,
+                _("At most %(n)d characters (this has %(m)d).") % {"n": limit, "m": len(value)},
+                "too_long",
+            )
 
     if instance is None:
         if not out.get("joined_on"):
@@ -411,7 +431,7 @@ def update_own_contact(*, actor, data: dict) -> Member:
     clean = clean_record(data, instance=member)
     for field in ("telephone", "home_address"):
         if field in clean:
-            setattr(member, field, str(clean[field] or "")[:255])
+            setattr(member, field, str(clean[field] or ""))
     _set_secrets(member, clean)
     member.save()
     b, a = audit.diff(before, _audit_view(member))
@@ -526,6 +546,11 @@ def save_related(*, actor, member: Member, kind: str, data: dict, instance=None)
     end = getattr(row, "ended_on", None)
     if start and end and end < start:
         raise ValidationFailed(_("The end lies before the start."), field="ended_on")
+    try:
+        row.full_clean(exclude=["member"])
+    except DjangoValidationError as exc:
+        errors = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+        raise RecordInvalid(errors) from None
     row.save()
     after = audit.snapshot(row, fields)
     b, a = audit.diff(before, after)
