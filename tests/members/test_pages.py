@@ -407,3 +407,10 @@ def test_too_long_values_are_explained_not_500(people, roster, client_for):
         )
     assert "relation" in info.value.errors
     assert state() == before
+
+
+def test_an_organisation_id_above_999_is_accepted(people, roster, client_for):
+    from dangjian.members.selectors import MemberFilter
+
+    flt, errors = MemberFilter.from_params({"org": "123456", "age_min": "1234"})
+    assert flt.org == 123456 and set(errors) == {"age_min"}

@@ -65,6 +65,10 @@ def execute(job_id: str) -> bool:
     job = Job.objects.get(pk=job_id)
     try:
         name, handle = HANDLERS[job.kind](job, Progress(job))
+        # Progress wrote total/done to the database, not to this object: keep them.
+        fresh = Job.objects.filter(pk=job.pk).values("total", "done").get()
+        job.total = max(job.total, fresh["total"])
+        job.done = max(job.done, fresh["done"])
         with handle:
             job.result.save(name, File(handle), save=False)
         job.result_name = name

@@ -70,7 +70,7 @@ class MemberFilter:
 
         for f in fields(cls):
             raw = text(f.name)
-            if f.name == "today" or raw == "":
+            if f.name in ("today", "org") or raw == "":
                 if f.name == "status" and f.name in params:
                     values["status"] = ""
                 continue
@@ -234,15 +234,12 @@ def members_as_of(user, on: datetime.date, org: Organization | None = None) -> Q
         .order_by("-occurred_on", "-id")
         .values("kind")[:1]
     )
-    qs = (
-        Member.objects.annotate(
-            org_then=Subquery(last_org),
-            status_event=Subquery(last_status),
-            standing_event=Subquery(last_standing),
-            full_then=Exists(events.filter(kind=rules.BECAME_FULL)),
-        )
-        .filter(status_event__in=[rules.ADMITTED, rules.TRANSFERRED_IN])
-    )
+    qs = Member.objects.annotate(
+        org_then=Subquery(last_org),
+        status_event=Subquery(last_status),
+        standing_event=Subquery(last_standing),
+        full_then=Exists(events.filter(kind=rules.BECAME_FULL)),
+    ).filter(status_event__in=[rules.ADMITTED, rules.TRANSFERRED_IN])
     # In scope is who was in one of the user's organisations then, wherever they are now.
     visible = selectors.restrict(Organization.objects.all(), user, "member.view")
     if org is not None:
