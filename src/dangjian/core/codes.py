@@ -173,7 +173,7 @@ def _index(table: str) -> dict[str, str]:
     for code, name in TABLES[table].items():
         index[code] = code
         index[name] = code
-        if table == "ethnicity" and name.endswith("族") and len(name) > 2:
+        if table == "ethnicity" and name.endswith("族") and len(name) >= 2:
             index[name[:-1]] = code  # 汉 -> 01, 蒙古 -> 02
         if table == "job_category":
             index[name.replace("、", "")] = code

@@ -10,6 +10,7 @@ NAVIGATION = [
     ("core:home", _("Home"), "house", None),
     ("core:org_tree", _("Organisations"), "diagram-3", "org.view"),
     ("members:list", _("Members"), "people", "member.view"),
+    ("members:charts", _("Structure"), "pie-chart", "member.view"),
     ("core:audit_list", _("Audit log"), "journal-text", "audit.view"),
 ]
 

@@ -6,3 +6,9 @@ class MembersConfig(AppConfig):
     name = "dangjian.members"
     label = "members"
     verbose_name = _("Members")
+
+    def ready(self):
+        from . import (
+            exporting,  # noqa: F401 - registers the member_export job kind
+            importing,  # noqa: F401 - registers the member_import job kind
+        )

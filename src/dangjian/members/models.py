@@ -77,7 +77,7 @@ class Member(models.Model):
     # Copy of organization.path so subtree scans need no join; kept in step by the services that
     # move members or organisations.
     org_path = models.CharField(max_length=255, editable=False)
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(_("person's name"), max_length=64)
     name_initials = models.CharField(max_length=32, blank=True, db_index=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     ethnicity = models.CharField(
@@ -192,7 +192,7 @@ class StandingEvent(models.Model):
 class FamilyMember(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="family")
     relation = models.CharField(_("relation"), max_length=16)
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(_("person's name"), max_length=64)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     political_status = models.CharField(_("political status"), max_length=32, blank=True)
     work_unit = models.CharField(_("work unit and post"), max_length=128, blank=True)
@@ -205,8 +205,8 @@ class FamilyMember(models.Model):
 
 
 class HistoryKind(models.TextChoices):
-    EDUCATION = "education", _("Education")
-    WORK = "work", _("Work")
+    EDUCATION = "education", _("Education history")
+    WORK = "work", _("Work history")
 
 
 class HistoryEntry(models.Model):
