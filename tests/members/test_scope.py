@@ -28,7 +28,21 @@ def world(people, tree, roster, admin, settings, tmp_path):
         title="入党志愿书",
         upload=SimpleUploadedFile("a.pdf", b"%PDF-1.4\n", content_type="application/pdf"),
     )
-    return {"tree": tree, "zhang": zhang, "family": family, "doc": doc, "people": people}
+    from dangjian.members import importing
+    from tests.members.import_files import good_row, write_xlsx
+
+    path = write_xlsx(tmp_path / "roster.xlsx", [good_row(1), good_row(2)])
+    imp = importing.upload(
+        actor=people["alice"], organization=tree["branch_a"], data=path.read_bytes(), name="r.xlsx"
+    )
+    return {
+        "tree": tree,
+        "zhang": zhang,
+        "family": family,
+        "doc": doc,
+        "people": people,
+        "import": imp,
+    }
 
 
 def page_args(name, w):
@@ -55,11 +69,32 @@ def page_args(name, w):
         "members:card_pdf": ([z.pk], {}),
         "members:charts": ([], {"org": a.pk}),
         "members:charts_xlsx": ([], {"org": a.pk}),
+        "members:import_upload": ([], {"org": a.pk}),
+        "members:import_mapping": ([w["import"].pk], {}),
+        "members:import_preview": ([w["import"].pk], {}),
+        "members:import_report": ([w["import"].pk], {}),
+        "members:import_commit": ([w["import"].pk], {}),
+        "members:import_status": ([w["import"].pk], {}),
     }[name]
 
 
+# An import belongs to the person who uploaded it (alice), like a job: others get 404.
+OWNER_ONLY = {
+    "members:import_mapping",
+    "members:import_preview",
+    "members:import_report",
+    "members:import_commit",
+    "members:import_status",
+}
+
+
 # pages that answer GET with 405 (POST only)
-POST_ONLY = {"members:reveal", "members:document_delete", "members:related_delete"}
+POST_ONLY = {
+    "members:reveal",
+    "members:document_delete",
+    "members:related_delete",
+    "members:import_commit",
+}
 # pages about no particular organisation or member (tested elsewhere)
 UNSCOPED = {"members:me"}
 
@@ -92,17 +127,18 @@ def test_every_member_page_by_person(world, client_for, name, person):
     args, query = page_args(name, world)
     client = client_for(world["people"][person])
     url = reverse(name, args=args)
+    outsider = person == "bob" or (person == "oscar" and name in OWNER_ONLY)
     if name in POST_ONLY:
         assert client.get(url, query).status_code == 405
-        if person == "bob":
+        if outsider:
             before = state()
             assert client.post(url + ("?" if query else "")).status_code == 404
             assert state() == before
         return
     response = client.get(url, query)
-    expected = 404 if person == "bob" else 200
+    expected = 404 if outsider else 200
     assert response.status_code == expected, (name, person, response.status_code)
-    if person == "bob":
+    if outsider:
         before = state()
         assert client.post(
             url + "?" + "&".join(f"{k}={v}" for k, v in query.items())
