@@ -86,6 +86,8 @@ def _cell(member, key, show_full: bool):
     if key in ("out_of_contact", "mobile"):
         return _("yes") if getattr(member, key) else ""
     value = getattr(member, key, "")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
     return value if value is not None else ""
 
 
