@@ -313,6 +313,15 @@ def test_family_row_add_edit_delete(people, roster, client_for):
     delete = reverse("members:related_delete", args=[zhang.pk, "family", row.pk])
     assert client.post(delete).status_code == 302
     assert not FamilyMember.objects.filter(member=zhang).exists()
+    # the deleted row's history stays on the member's page, and nobody else's rows show there
+    detail = client.get(reverse("members:detail", args=[zhang.pk]) + "?tab=changes")
+    assert [e.action for e in detail.context["changes"]][:3] == [
+        "member.familymember_delete",
+        "member.family_update",
+        "member.family_add",
+    ]
+    other = client.get(reverse("members:detail", args=[roster["li"].pk]))
+    assert not [e for e in other.context["changes"] if e.action.startswith("member.family")]
 
 
 def test_documents_are_checked_by_content(people, roster, client_for, settings, tmp_path):

@@ -248,21 +248,18 @@ def members_as_of(user, on: datetime.date, org: Organization | None = None) -> Q
 
 
 def change_history(user, member: Member, limit: int = 200) -> list[AuditEvent]:
-    """Audit events about the member and its related rows (from the audit log)."""
-    from .models import FamilyMember, HistoryEntry, MemberDocument, RewardDiscipline
-
-    related = {
-        "members.familymember": FamilyMember.objects.filter(member=member),
-        "members.historyentry": HistoryEntry.objects.filter(member=member),
-        "members.rewarddiscipline": RewardDiscipline.objects.filter(member=member),
-        "members.memberdocument": MemberDocument.objects.filter(member=member),
-        "members.standingevent": StandingEvent.objects.filter(member=member),
-    }
-    condition = Q(object_type="members.member", object_id=str(member.pk))
-    for label, rows in related.items():
-        ids = [str(pk) for pk in rows.values_list("pk", flat=True)]
-        if ids:
-            condition |= Q(object_type=label, object_id__in=ids)
+    """Audit events about the member and its timeline and related rows, deleted ones included
+    (their events name the member)."""
+    related = [
+        "members.familymember",
+        "members.historyentry",
+        "members.rewarddiscipline",
+        "members.memberdocument",
+        "members.standingevent",
+    ]
+    condition = Q(object_type="members.member", object_id=str(member.pk)) | (
+        Q(object_type__in=related) & (Q(after__member=member.pk) | Q(before__member=member.pk))
+    )
     return list(selectors.audit_events(user).filter(condition).order_by("-id")[:limit])
 
 

@@ -494,7 +494,13 @@ def record_event(
         "member.event",
         event,
         before=b,
-        after={"kind": kind, "on": on.isoformat(), "detail": detail, **(a or {})},
+        after={
+            "kind": kind,
+            "on": on.isoformat(),
+            "detail": detail,
+            **(a or {}),
+            "member": member.pk,
+        },
         org_path=member.org_path,
         label=f"{member.name}: {EventKind(kind).label}",
     )
@@ -559,7 +565,7 @@ def save_related(*, actor, member: Member, kind: str, data: dict, instance=None)
         f"member.{kind}_{'update' if instance else 'add'}",
         row,
         before=b,
-        after=a,
+        after={**(a or {}), "member": member.pk},
         org_path=member.org_path,
         label=f"{member.name}: {getattr(row, 'name', '') or getattr(row, 'title', '') or ''}",
     )
@@ -572,7 +578,7 @@ def delete_related(*, actor, member: Member, row) -> None:
     if row.member_id != member.pk:
         raise NotFound(_("Not found."))
     fields = next(f for m, f in RELATED.values() if isinstance(row, m))
-    before = audit.snapshot(row, fields)
+    before = {**audit.snapshot(row, fields), "member": member.pk}
     audit.record(
         actor,
         f"member.{row._meta.model_name}_delete",
@@ -623,7 +629,12 @@ def add_document(*, actor, member: Member, title: str, upload) -> MemberDocument
         actor,
         "member.document_add",
         doc,
-        after={"title": title, "content_type": content_type, "size": upload.size},
+        after={
+            "title": title,
+            "content_type": content_type,
+            "size": upload.size,
+            "member": member.pk,
+        },
         org_path=member.org_path,
         label=f"{member.name}: {title}",
     )
@@ -639,7 +650,7 @@ def delete_document(*, actor, member: Member, document: MemberDocument) -> None:
         actor,
         "member.document_delete",
         document,
-        before={"title": document.title, "size": document.size},
+        before={"title": document.title, "size": document.size, "member": member.pk},
         org_path=member.org_path,
         label=f"{member.name}: {document.title}",
     )
