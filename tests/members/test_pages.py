@@ -423,3 +423,18 @@ def test_an_organisation_id_above_999_is_accepted(people, roster, client_for):
 
     flt, errors = MemberFilter.from_params({"org": "123456", "age_min": "1234"})
     assert flt.org == 123456 and set(errors) == {"age_min"}
+
+
+def test_a_large_list_shows_a_capped_count(people, roster, client_for, monkeypatch, settings):
+    from dangjian.members import paging
+
+    monkeypatch.setattr(paging, "DEFAULT_CAP", 2)
+    monkeypatch.setattr(paging, "AHEAD", 0)
+    settings.PAGE_SIZE = 1
+    response = client_for(people["oscar"]).get(reverse("members:list"))
+    paginator = response.context["page"].paginator
+    assert (paginator.count, paginator.count_exact) == (2, False)
+    assert response.context["page"].has_next()
+    # a page past the cap is still reachable, and the last one ends the list
+    last = client_for(people["oscar"]).get(reverse("members:list"), {"page": "5"})
+    assert last.context["page"].number == 5 and not last.context["page"].has_next()

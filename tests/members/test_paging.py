@@ -161,3 +161,25 @@ def test_ninja_pagination(listing, monkeypatch):
     assert [m.name for m in out["items"]][0] == "成员010"
     out = pagination.paginate_queryset(listing(), pagination.Input(page=12), request=None)
     assert (out["count"], out["count_exact"]) == (ROWS, True)
+
+
+def test_deep_pages_read_ids_first(listing, monkeypatch):
+    monkeypatch.setattr(paging, "DEFER_FROM", 20)
+    qs = listing()
+    assert [m.name for m in paging.page_rows(qs, 0, 10)] == [f"成员{i:03d}" for i in range(10)]
+    with CaptureQueriesContext(connection) as queries:
+        rows = paging.page_rows(qs, 100, 110)
+    assert [m.name for m in rows] == [f"成员{i:03d}" for i in range(100, 110)]
+    assert rows[0].organization.pk  # joined, no further query
+    assert len(queries) == 2
+    assert "JOIN" not in queries[0]["sql"].upper()  # the ids alone
+    paginator = paging.CappedPaginator(qs, 10, cap=50, ahead=1)
+    page = paginator.page(12)
+    assert [m.name for m in page] == [f"成员{i:03d}" for i in range(110, 120)]
+    assert list(paging.page_rows(list(range(50)), 30, 33)) == [30, 31, 32]
+
+
+def test_deep_pages_sorted_other_ways(listing, monkeypatch):
+    monkeypatch.setattr(paging, "DEFER_FROM", 1)
+    rows = paging.page_rows(listing(sort="-name"), 5, 8)
+    assert [m.name for m in rows] == ["成员114", "成员113", "成员112"]

@@ -15,7 +15,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict
 
 from dangjian.core import codes
@@ -38,6 +38,7 @@ from .models import (
     StandingEvent,
 )
 from .models import Status as MemberStatus
+from .paging import CappedPageNumberPagination
 from .services import RecordInvalid
 
 router = Router(tags=["members"])
@@ -537,7 +538,7 @@ def update_my_contact(request, payload: ContactUpdate):
     summary="List and search members",
     description="Members in the token's scope. ID and phone numbers are masked.",
 )
-@paginate(PageNumberPagination, page_size=50)
+@paginate(CappedPageNumberPagination, page_size=50)
 def list_members(request, filters: Query[MemberQuery]):
     if not core_selectors.can(request.user, "member.view"):
         raise Forbidden(_("Your role does not show member records."))

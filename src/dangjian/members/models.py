@@ -78,18 +78,16 @@ class Member(models.Model):
     # move members or organisations.
     org_path = models.CharField(max_length=255, editable=False)
     name = models.CharField(_("person's name"), max_length=64)
-    name_initials = models.CharField(max_length=32, blank=True, db_index=True)
+    name_initials = models.CharField(max_length=32, blank=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     ethnicity = models.CharField(
         _("ethnicity"), max_length=2, default=codes.HAN, choices=codes.choices("ethnicity")
     )
     birth_date = models.DateField(_("birth date"))
     id_number_encrypted = models.TextField(editable=False)
-    id_number_hash = models.CharField(max_length=64, unique=True, editable=False)
+    id_number_hash = models.CharField(max_length=64, editable=False)
     phone_encrypted = models.TextField(blank=True, default="", editable=False)
-    phone_hash = models.CharField(
-        max_length=64, blank=True, default="", db_index=True, editable=False
-    )
+    phone_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     education = models.CharField(
         _("education"), max_length=2, blank=True, choices=codes.choices("education")
     )
@@ -145,6 +143,16 @@ class Member(models.Model):
                 name="member_initials_like",
                 opclasses=["varchar_pattern_ops"],
             ),
+            # The list's default order (org_path, name, id), with status (every list filters on
+            # it) as a last key column: the first pages of a large subtree stop after 50 rows,
+            # and deep pages and capped counts are index-only scans (members.paging).
+            models.Index(fields=["org_path", "name", "id", "status"], name="member_list_order"),
+            # Hashes are looked up by equality only: plain indexes (a unique=True or db_index
+            # field would get a second, pattern-matching index on PostgreSQL for nothing).
+            models.Index(fields=["phone_hash"], name="member_phone_hash"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["id_number_hash"], name="member_id_number_unique")
         ]
 
     def __str__(self) -> str:

@@ -156,7 +156,9 @@ def filter_members(qs: QuerySet, f: MemberFilter, user=None) -> QuerySet:
         if org is None:
             org = Organization.objects.get(pk=f.org)
         qs = (
-            qs.filter(organization=org) if f.exact_org else qs.filter(org_path__startswith=org.path)
+            qs.filter(organization=org)
+            if f.exact_org
+            else qs.filter(selectors.subtree_range("org_path", org.path))
         )
     if f.status:
         qs = qs.filter(status=f.status)
