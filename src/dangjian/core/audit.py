@@ -38,7 +38,7 @@ def diff(before: dict | None, after: dict | None) -> tuple[dict | None, dict | N
     return {k: before.get(k) for k in changed}, {k: after[k] for k in changed}
 
 
-def _event(actor, action, obj, before, after, org_path, label) -> AuditEvent:
+def _event(actor, action, obj, before, after, org_path, label, subject=None) -> AuditEvent:
     ctx = context.current()
     actor_id = getattr(actor, "pk", None)
     return AuditEvent(
@@ -53,6 +53,7 @@ def _event(actor, action, obj, before, after, org_path, label) -> AuditEvent:
         org_path=org_path or "",
         before=before,
         after=after,
+        subject=subject,
     )
 
 
@@ -65,8 +66,9 @@ def record(
     after=None,
     org_path="",
     label: str | None = None,
+    subject: str | None = None,
 ) -> AuditEvent:
-    event = _event(actor, action, obj, before, after, org_path, label)
+    event = _event(actor, action, obj, before, after, org_path, label, subject)
     event.save()
     return event
 
@@ -74,7 +76,8 @@ def record(
 def record_many(actor, action: str, items, *, batch_size: int = 1000) -> int:
     """One event per object, all under the current request id.
 
-    items: iterable of (obj, before, after, org_path)."""
-    events = [_event(actor, action, obj, b, a, p, None) for obj, b, a, p in items]
+    items: iterable of (obj, before, after, org_path) or (obj, before, after, org_path, subject).
+    """
+    events = [_event(actor, action, *item[:4], None, *item[4:5]) for item in items]
     AuditEvent.objects.bulk_create(events, batch_size=batch_size)
     return len(events)

@@ -214,6 +214,10 @@ class AuditEvent(models.Model):
     org_path = models.CharField(max_length=255, blank=True, default="")
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    # What the event is about when that is more than its object: "members.member:42" for a
+    # member's timeline, family, documents... so a record's change history is one index look-up.
+    # Nullable so adding it never rewrites the (append-only) table.
+    subject = models.CharField(max_length=80, null=True, blank=True)  # noqa: DJ001
 
     objects = AuditQuerySet.as_manager()
 
@@ -222,6 +226,7 @@ class AuditEvent(models.Model):
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            models.Index(fields=["subject"], name="audit_subject"),
             models.Index(fields=["org_path", "at"], name="audit_org_path_at"),
             models.Index(
                 fields=["org_path"], name="audit_org_path_like", opclasses=["varchar_pattern_ops"]

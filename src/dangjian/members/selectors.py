@@ -250,18 +250,11 @@ def members_as_of(user, on: datetime.date, org: Organization | None = None) -> Q
 
 
 def change_history(user, member: Member, limit: int = 200) -> list[AuditEvent]:
-    """Audit events about the member and its timeline and related rows, deleted ones included
-    (their events name the member)."""
-    related = [
-        "members.familymember",
-        "members.historyentry",
-        "members.rewarddiscipline",
-        "members.memberdocument",
-        "members.standingevent",
-    ]
-    condition = Q(object_type="members.member", object_id=str(member.pk)) | (
-        Q(object_type__in=related) & (Q(after__member=member.pk) | Q(before__member=member.pk))
-    )
+    """Audit events about the member: its record, timeline, related rows and documents (deleted
+    ones included), through the indexed `subject` of each event; events written by bulk imports
+    name the member as their object."""
+    subject = f"members.member:{member.pk}"
+    condition = Q(subject=subject) | Q(object_type="members.member", object_id=str(member.pk))
     return list(selectors.audit_events(user).filter(condition).order_by("-id")[:limit])
 
 

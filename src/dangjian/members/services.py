@@ -362,9 +362,19 @@ def create_member(*, actor, organization: Organization, data: dict) -> Member:
         )
     StandingEvent.objects.bulk_create(events)
     audit.record(
-        actor, "member.create", member, after=_audit_view(member), org_path=member.org_path
+        actor,
+        "member.create",
+        member,
+        after=_audit_view(member),
+        org_path=member.org_path,
+        subject=subject_of(member),
     )
     return member
+
+
+def subject_of(member: Member) -> str:
+    """The audit subject of everything about a member (core.AuditEvent.subject)."""
+    return f"members.member:{member.pk}"
 
 
 def _user(actor):
@@ -414,7 +424,15 @@ def update_member(*, actor, member: Member, data: dict) -> Member:
     after = _audit_view(member)
     b, a = audit.diff(before, after)
     if a:
-        audit.record(actor, "member.update", member, before=b, after=a, org_path=member.org_path)
+        audit.record(
+            actor,
+            "member.update",
+            member,
+            before=b,
+            after=a,
+            org_path=member.org_path,
+            subject=subject_of(member),
+        )
     return member
 
 
@@ -437,7 +455,13 @@ def update_own_contact(*, actor, data: dict) -> Member:
     b, a = audit.diff(before, _audit_view(member))
     if a:
         audit.record(
-            actor, "member.self_update", member, before=b, after=a, org_path=member.org_path
+            actor,
+            "member.self_update",
+            member,
+            before=b,
+            after=a,
+            org_path=member.org_path,
+            subject=subject_of(member),
         )
     return member
 
@@ -502,6 +526,7 @@ def record_event(
             "member": member.pk,
         },
         org_path=member.org_path,
+        subject=subject_of(member),
         label=f"{member.name}: {EventKind(kind).label}",
     )
     return event
@@ -567,6 +592,7 @@ def save_related(*, actor, member: Member, kind: str, data: dict, instance=None)
         before=b,
         after={**(a or {}), "member": member.pk},
         org_path=member.org_path,
+        subject=subject_of(member),
         label=f"{member.name}: {getattr(row, 'name', '') or getattr(row, 'title', '') or ''}",
     )
     return row
@@ -585,6 +611,7 @@ def delete_related(*, actor, member: Member, row) -> None:
         row,
         before=before,
         org_path=member.org_path,
+        subject=subject_of(member),
         label=member.name,
     )
     row.delete()
@@ -636,6 +663,7 @@ def add_document(*, actor, member: Member, title: str, upload) -> MemberDocument
             "member": member.pk,
         },
         org_path=member.org_path,
+        subject=subject_of(member),
         label=f"{member.name}: {title}",
     )
     return doc
@@ -652,6 +680,7 @@ def delete_document(*, actor, member: Member, document: MemberDocument) -> None:
         document,
         before={"title": document.title, "size": document.size, "member": member.pk},
         org_path=member.org_path,
+        subject=subject_of(member),
         label=f"{member.name}: {document.title}",
     )
     document.file.delete(save=False)
@@ -683,7 +712,9 @@ def set_photo(*, actor, member: Member, upload) -> Member:
         member.photo.delete(save=False)
     member.photo.save(f"member-{member.pk}.jpg", ContentFile(buffer.getvalue()), save=False)
     member.save(update_fields=["photo", "updated_at"])
-    audit.record(actor, "member.photo", member, org_path=member.org_path)
+    audit.record(
+        actor, "member.photo", member, org_path=member.org_path, subject=subject_of(member)
+    )
     return member
 
 
@@ -695,7 +726,9 @@ def reveal(*, actor, member: Member) -> dict:
     if not selectors.can(actor, "member.view_sensitive", member.organization):
         raise Forbidden(_("Your role does not show full ID and phone numbers."))
     with transaction.atomic():
-        audit.record(actor, "member.reveal", member, org_path=member.org_path)
+        audit.record(
+            actor, "member.reveal", member, org_path=member.org_path, subject=subject_of(member)
+        )
     return {"id_number": member_id_number(member), "phone": member_phone(member)}
 
 
