@@ -9,14 +9,28 @@ row, then write all rows at once or none.
 
 The pages, the API, the `import-members` command and the background job all go through these
 functions. The write is bulk: members, their first timeline events and one audit event per member
-are inserted in batches (PostgreSQL: COPY; other databases: bulk_create), then re-read through the
-actor's scope; a mismatch rolls everything back.
+are inserted at once (PostgreSQL: one streamed COPY per table; other databases: executemany in
+batches), then counted again through the actor's scope; a mismatch rolls everything back.
+
+The check has a fast path (lean converters, _fast_parse_id, _fast_clean) that answers only for
+clean values and hands everything else to the general code (_convert, parse_id_number,
+services.clean_record), so every fault is found and worded by the general code; tests hold
+check_rows(fast=True) and check_rows(fast=False) to the same rows. docs/performance.md has the
+figures.
 """
 
+import base64
+import contextlib
 import csv
 import datetime
+import enum
+import gc
+import hashlib
+import hmac
 import io
 import json
+import operator
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -24,11 +38,12 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dangjian.core import audit, codes, context, crypto, selectors
+from dangjian.core import audit, codes, context, crypto, idnumber, selectors
 from dangjian.core.errors import Conflict, ValidationFailed
 from dangjian.core.exports import safe_cell
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
@@ -86,6 +101,21 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９．－／：　（）"
 _SPACES = re.compile(r"[\s\u3000\u00a0\ufeff]+")
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 _FLOAT_EXACT = 2**53
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused for a bulk step. A 100,000-row table makes a few
+    million objects, none of them in cycles; the collector's full passes over them cost about a
+    quarter of the check. Reference counting still frees everything; the collector runs again
+    afterwards (and at once if it was due)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class BadFile(ValidationFailed):
@@ -268,12 +298,24 @@ def suggest_mapping(headers: list[str]) -> list[str]:
 
 
 def _is_blank(cell) -> bool:
-    return cell is None or (isinstance(cell, str) and not _SPACES.sub("", cell))
+    """None, or text of spaces only (any Unicode space, the ideographic one, a BOM)."""
+    if cell is None:
+        return True
+    if isinstance(cell, str):
+        # str.strip() removes exactly what the regex's \s matches; only a BOM is left to look at.
+        text = cell.strip()
+        return not text or ("\ufeff" in text and not _SPACES.sub("", text))
+    return False
 
 
 def _is_note(cells: list) -> bool:
-    filled = [c for c in cells if not _is_blank(c)]
-    if not filled or len(filled) > 3 or not isinstance(filled[0], str):
+    filled = []
+    for cell in cells:
+        if not _is_blank(cell):
+            filled.append(cell)
+            if len(filled) > 3:
+                return False  # a data row: notes fill one to three cells
+    if not filled or not isinstance(filled[0], str):
         return False
     first = _SPACES.sub("", filled[0]).translate(_FULLWIDTH)
     return first.startswith(NOTE_PREFIXES)
@@ -285,6 +327,7 @@ def _cell_text(cell) -> str:
     return str(cell).strip() if cell is not None else ""
 
 
+@_no_gc()
 def read_table(data: bytes, name: str = "") -> Table:
     """Read the first non-empty sheet: find the header row, keep the data rows up to a note."""
     if not data:
@@ -522,7 +565,7 @@ class Problem:
         return f"{self.column}：{self.message}" if self.column else self.message
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     cells: list
@@ -533,6 +576,7 @@ class Row:
     organization: Organization | None = None
     id_hash: str = ""
     existing: Member | None = None  # update imports: the recorded member
+    parsed: object = field(default=None, repr=False)  # the IdNumber, once read
 
     @property
     def ok(self) -> bool:
@@ -643,6 +687,186 @@ def _convert(key: str, value):
     return text
 
 
+# The check's fast path. Each function below gives exactly what the general function it stands
+# for gives (the reference: `_convert`, `parse_id_number`, `services.clean_record`); it handles the
+# common, well-formed values itself and hands everything else to the reference, so faults are
+# always found, and worded, by the reference code. tests/members/test_import_fast.py holds both
+# to the same answers on a table of good and bad rows.
+
+_ISO_LIKE_DATE = re.compile(r"([0-9]{4})[年.\-/]([0-9]{1,2})[月.\-/]([0-9]{1,2})日?")
+_MEMO_LIMIT = 5000  # distinct values remembered per coded column
+
+
+def _fast_date(value):
+    kind = type(value)
+    if kind is str:
+        found = _ISO_LIKE_DATE.fullmatch(value)
+        if found:  # the reference's first pattern matches the same groups
+            return _ymd(int(found[1]), int(found[2]), int(found[3]), value)
+    elif kind is datetime.date:
+        return value
+    return parse_date(value)
+
+
+def _fast_id_text(value):
+    if type(value) is str and value.isascii() and value.isalnum() and value[:-1].isdigit():
+        if value[-1].isdigit() or value[-1] == "X":
+            return value  # digits (and a final X): nothing for id_number_text to change
+    return id_number_text(value)
+
+
+def _cell_converter(key: str) -> Callable:
+    """A function equal to `_convert(key, value)` for a non-blank value (errors included)."""
+    kind = BY_KEY[key].kind
+    if key == "id_number":
+        return _fast_id_text
+    if kind == "date" and key != "category":  # _convert looks at the key "category" first
+        return _fast_date
+    if key == "category" or key == "ethnicity" or kind.startswith("code:"):
+        memo: dict = {}
+
+        def coded(value):
+            try:
+                return memo[type(value), value]
+            except KeyError:
+                pass
+            except TypeError:  # unhashable
+                return _convert(key, value)
+            converted = _convert(key, value)  # raises CellError: not remembered
+            if len(memo) < _MEMO_LIMIT:
+                memo[type(value), value] = converted
+            return converted
+
+        return coded
+    limit = MAX_LENGTHS.get(key)
+
+    def text(value):
+        if type(value) is str:
+            stripped = value.strip()
+            if not limit or len(stripped) <= limit:
+                return stripped
+        return _convert(key, value)
+
+    return text
+
+
+def _fast_parse_id(number: str, today: datetime.date):
+    """parse_id_number(number, today=today) for a number in its usual form (18 ASCII digits, or
+    17 and an X), checked here; anything else goes to parse_id_number (which raises)."""
+    if (
+        len(number) == 18
+        and number.isascii()
+        and number[:17].isdigit()
+        and (number[17].isdigit() or number[17] == "X")
+        and int(number[:2]) in idnumber.PROVINCES
+    ):
+        try:
+            birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        except ValueError:
+            birth = None
+        if birth is not None and birth <= today and birth.year >= 1880:
+            total = sum(map(operator.mul, map(int, number[:17]), idnumber.WEIGHTS))
+            if idnumber.CHECK_CHARS[total % 11] == number[17]:
+                return idnumber.IdNumber(
+                    number=number,
+                    birth_date=birth,
+                    sex=1 if int(number[16]) % 2 else 2,
+                    region=number[:6],
+                )
+    return parse_id_number(number, today=today)
+
+
+_CODED_FIELDS = ("sex", "ethnicity", "education", "job_category")
+_RECORD_DATES = ("birth_date", "joined_on", "full_on", "work_started_on")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _fast_clean(data: dict, parsed, today: datetime.date, memo: dict) -> dict | None:
+    """services.clean_record(data, today=today) for a new member whose ID number parsed to
+    `parsed`, when the record has no fault; None when it may have one (then the caller runs
+    clean_record, which words the faults). Same steps, in the same order, without messages."""
+    out = data
+    name = out.get("name")
+    if type(name) is not str:
+        return None
+    if not name.isalnum():
+        name = _WHITESPACE.sub("", name)
+    if not name or len(name) > 64:
+        return None
+    out["name"] = name
+    if parsed is None or out.get("id_number") != parsed.number:
+        return None
+    if not out.get("birth_date"):
+        out["birth_date"] = parsed.birth_date
+    if not out.get("sex"):
+        out["sex"] = str(parsed.sex)
+    for name in _CODED_FIELDS:
+        if name in out:
+            value = out[name]
+            if value in (None, ""):
+                if name == "ethnicity":
+                    out[name] = codes.HAN
+                elif name == "sex":
+                    return None
+                else:
+                    out[name] = ""
+                continue
+            try:
+                code = memo[name, type(value), value]
+            except KeyError:
+                code = memo[name, type(value), value] = codes.lookup(name, value)
+            if code is None:
+                return None
+            out[name] = code
+        elif name == "ethnicity":
+            out[name] = codes.HAN
+    for name in _RECORD_DATES:
+        value = out.get(name)
+        if isinstance(value, datetime.date) and value > today:
+            return None
+    for name, limit in services._MAX_LENGTHS.items():
+        value = out.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return None
+    if not out.get("joined_on") or not out.get("birth_date"):
+        return None
+    if out.get("category") not in (Category.FULL, Category.PROBATIONARY):
+        out["category"] = Category.FULL if out.get("full_on") else Category.PROBATIONARY
+    if "phone" in out:
+        phone = services.normalise_phone(out["phone"])
+        if phone and not services._MOBILE.match(phone):
+            return None
+        out["phone"] = phone
+    if rules.record_problems(
+        birth_date=out.get("birth_date"),
+        sex=out.get("sex"),
+        id_birth=parsed.birth_date,
+        id_sex=parsed.sex,
+        joined_on=out.get("joined_on"),
+        full_on=out.get("full_on"),
+        category=out.get("category"),
+    ):
+        return None
+    return out
+
+
+_IN_STEP = {False: 20_000, True: 400_000}  # values per IN list: other databases, PostgreSQL
+
+
+def _in_values(values: list, sql_type: str):
+    """The right side of a `field__in` lookup for many values. PostgreSQL: one array parameter
+    (Django and psycopg take longer to build and parse a 5,000-placeholder IN list than the
+    server takes to run it); other databases: the list itself."""
+    if connection.vendor == "postgresql":
+        # One text parameter split by the server: adapting a 100,000-item list takes psycopg
+        # a quarter of a second. The values are numbers or hex digests (no commas).
+        text = ",".join(map(str, values))
+        return RawSQL(  # noqa: S611
+            f"SELECT unnest(string_to_array(%s, ','))::{sql_type}", [text]
+        )
+    return values
+
+
 def _resolve_orgs(actor, values: set[str]) -> dict[str, Organization | None | str]:
     """Code or name (as written) -> organisation in the actor's scope, None, or 'ambiguous'."""
     if not values:
@@ -685,6 +909,7 @@ def _org_problem(org: Organization) -> tuple[str, str] | None:
     return None
 
 
+@_no_gc()
 def check_rows(
     table: Table,
     mapping: list[str],
@@ -694,8 +919,12 @@ def check_rows(
     update: bool = False,
     today: datetime.date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    fast: bool = True,
 ) -> Checked:
-    """Convert and check every row; nothing is written. Each row gets its errors and warnings."""
+    """Convert and check every row; nothing is written. Each row gets its errors and warnings.
+
+    `fast=False` checks every new member with services.clean_record (the reference); the fast
+    path gives the same rows, errors and warnings (see _fast_clean)."""
     today = today or timezone.localdate()
     mapping = check_mapping(table.headers, mapping, update=update)
     columns = [(i, k) for i, k in enumerate(mapping) if k]
@@ -716,31 +945,42 @@ def check_rows(
         )
     org_values: set[str] = set()
     default_problem = _org_problem(organization) if organization is not None else None
+    _encrypt, keyed_hash = _secrets()
+    memo: dict = {}  # codes.lookup answers for the fast path
+    messages: dict = {}  # warnings, worded once
 
     # 1. Convert the cells, normalise the ID number.
+    converters = [(index, key, _cell_converter(key)) for index, key in columns]
     for line, cells in table.rows:
         row = Row(line=line, cells=cells)
-        for index, key in columns:
+        data = row.data
+        for index, key, convert in converters:
             value = cells[index]
-            if _is_blank(value):
+            if value is None:
+                continue
+            if type(value) is str:  # _is_blank, inlined: this runs for every cell
+                stripped = value.strip()
+                if not stripped or ("\ufeff" in stripped and not _SPACES.sub("", stripped)):
+                    continue
+            elif _is_blank(value):
                 continue
             try:
-                converted = _convert(key, value)
+                converted = convert(value)
             except CellError as exc:
                 row.errors.append(Problem(column(key), key, exc.code, exc.message))
                 continue
             if converted in ("", None):
                 continue
-            row.data[key] = converted
-            row.given.add(key)
+            data[key] = converted
+        row.given = set(data)
         for key in ("organization_code", "organization"):
-            if key in row.data:
-                org_values.add(row.data[key])
+            if key in data:
+                org_values.add(data[key])
                 break
-        number = row.data.get("id_number")
+        number = data.get("id_number")
         if number:
             try:
-                parsed = parse_id_number(number, today=today)
+                parsed = _fast_parse_id(number, today)
             except InvalidIdNumber as exc:
                 message = services.id_number_message(exc)
                 if exc.code == "check" and re.fullmatch(r"\d{15}0{3}", number):
@@ -755,7 +995,7 @@ def check_rows(
                 row.errors.append(Problem(column("id_number"), "id_number", code, message))
                 row.data.pop("id_number")
             else:
-                if len(re.sub(r"\D", "", number)) == 15:
+                if len(number) != 18 and len(re.sub(r"\D", "", number)) == 15:
                     row.warnings.append(
                         Problem(
                             column("id_number"),
@@ -765,7 +1005,8 @@ def check_rows(
                         )
                     )
                 row.data["id_number"] = parsed.number
-                row.id_hash = crypto.keyed_hash(parsed.number)
+                row.parsed = parsed
+                row.id_hash = keyed_hash(parsed.number)
                 birth = row.data.get("birth_date")
                 if isinstance(birth, MonthDate) and (birth.year, birth.month) == (
                     parsed.birth_date.year,
@@ -803,8 +1044,9 @@ def check_rows(
             first_line[row.id_hash] = row.line
     recorded: dict[str, tuple[int, str]] = {}
     hashes = list(first_line)
-    for start in range(0, len(hashes), BATCH):
-        chunk = hashes[start : start + BATCH]
+    step = _IN_STEP[connection.vendor == "postgresql"] // 4
+    for start in range(0, len(hashes), step):
+        chunk = _in_values(hashes[start : start + step], "text")
         for pk, digest, path in Member.objects.filter(id_number_hash__in=chunk).values_list(
             "pk", "id_number_hash", "org_path"
         ):
@@ -901,6 +1143,12 @@ def check_rows(
             )
         else:
             row.organization = organization
+        if fast and not row.errors:
+            clean = _fast_clean(_record_data(row, _CREATE_KEYS), row.parsed, today, memo)
+            if clean is not None:
+                _add_create_warnings(row, clean, column, messages)
+                row.data = clean
+                continue
         _check_create(row, column, today)
     if progress:
         progress(len(checked.rows), len(checked.rows))
@@ -958,6 +1206,28 @@ def _check_create(row: Row, column, today) -> None:
             )
         )
     row.data = clean
+
+
+def _add_create_warnings(row: Row, clean: dict, column, messages: dict) -> None:
+    """The warnings of _check_create for a clean new member (messages worded once a check)."""
+    given = row.given
+    if "birth_date" not in given or "sex" not in given:
+        if "from_id" not in messages:
+            messages["from_id"] = _("Taken from the ID number.")
+        for key in ("birth_date", "sex"):
+            if key not in given:
+                row.warnings.append(
+                    Problem(column(key), key, "from_id_number", messages["from_id"])
+                )
+    if "category" not in given:
+        category = clean["category"]
+        if category not in messages:
+            messages[category] = _("Recorded as %(category)s (from the date of becoming full).") % {
+                "category": Category(category).label
+            }
+        row.warnings.append(
+            Problem(column("category"), "category", "category_inferred", messages[category])
+        )
 
 
 def _check_update(row: Row, column, today) -> None:
@@ -1057,6 +1327,7 @@ def import_rows(
         ) from None
 
 
+@_no_gc()
 def _import_rows(creates, updates, actor, progress, total, batch_size) -> Outcome:
     outcome = Outcome()
     with transaction.atomic():
@@ -1070,8 +1341,13 @@ def _import_rows(creates, updates, actor, progress, total, batch_size) -> Outcom
             outcome.member_ids += ids
         visible = 0
         scope = member_selectors.members(actor, "member.change")
-        for start in range(0, len(outcome.member_ids), 20_000):
-            visible += scope.filter(pk__in=outcome.member_ids[start : start + 20_000]).count()
+        step = _IN_STEP[connection.vendor == "postgresql"]
+        for start in range(0, len(outcome.member_ids), step):
+            chunk = outcome.member_ids[start : start + step]
+            if chunk == list(range(chunk[0], chunk[0] + len(chunk))):  # the usual case: a run
+                visible += scope.filter(pk__gte=chunk[0], pk__lte=chunk[-1]).count()
+            else:
+                visible += scope.filter(pk__in=_in_values(chunk, "bigint")).count()
         if visible != len(outcome.member_ids):
             raise ScopeMismatch(
                 _("Some rows would land outside your organisations; nothing was imported.")
@@ -1081,7 +1357,57 @@ def _import_rows(creates, updates, actor, progress, total, batch_size) -> Outcom
     return outcome
 
 
+def _secrets():
+    """(encrypt, keyed_hash): crypto.encrypt and crypto.keyed_hash with the keys looked up once
+    (reading settings.DATA_KEY for each of 300,000 values costs more than the AES-GCM itself).
+    Same algorithms and output format as dangjian.core.crypto; tests compare them."""
+    from django.conf import settings
+
+    aead, mac = crypto._keys(settings.DATA_KEY)
+    prefix = f"{crypto.VERSION}:"
+    seal = aead.encrypt
+    random = os.urandom
+    b64 = base64.b64encode
+    new_mac = hmac.new
+    sha256 = hashlib.sha256
+
+    def encrypt(plain: str) -> str:
+        nonce = random(12)
+        return prefix + b64(nonce + seal(nonce, plain.encode(), None)).decode()
+
+    def keyed_hash(value: str) -> str:
+        return new_mac(mac, value.encode(), sha256).hexdigest()
+
+    return encrypt, keyed_hash
+
+
+def _json_value(value) -> str:
+    """One value as json.dumps(..., ensure_ascii=False) writes it (dates as ISO text)."""
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return _encode_json_str(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, datetime.date):
+        return '"' + value.isoformat() + '"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+_encode_json_str = json.encoder.encode_basestring  # the C encoder, as json.dumps uses
+
+
 def _create_members(rows: list[Row], actor, progress, total, batch_size) -> list[int]:
+    if connection.vendor == "postgresql":
+        return _copy_members(rows, actor, progress, total)
+    return _insert_members(rows, actor, progress, total, batch_size)
+
+
+def _insert_members(rows: list[Row], actor, progress, total, batch_size) -> list[int]:
+    """Any database: members, events and audit events through _insert, batch by batch (the
+    reference for _copy_members, which writes the same rows)."""
     fields, defaults = _member_columns()
     now = timezone.now()
     user_id = actor.pk if getattr(actor, "pk", None) else None
@@ -1146,6 +1472,7 @@ def _create_members(rows: list[Row], actor, progress, total, batch_size) -> list
                 values["org_path"],
                 None,
                 _audit_after(values, id_number, phone),
+                *([_subject(pk)] if _AUDIT_SUBJECT else []),
             )
         )
     event_names = ["member_id", "kind", "occurred_on", "organization_id", "created_at"]
@@ -1159,6 +1486,158 @@ def _create_members(rows: list[Row], actor, progress, total, batch_size) -> list
     for start in range(0, len(audits), batch_size):
         _insert(AuditEvent, AUDIT_COLUMNS, audits[start : start + batch_size])
     return ids
+
+
+_COPY_CHUNK = 2000  # lines per write during COPY
+
+
+def _copy_members(rows: list[Row], actor, progress, total) -> list[int]:
+    """PostgreSQL: one COPY each for the members, their events and the audit events.
+
+    Each COPY's text is built here, row by row, and streamed while it is built: the server
+    inserts (and indexes) one chunk while Python encrypts and formats the next, so both cores
+    work. Measured on 100,000 rows, the server's share (members 3.1 s, events 1.0 s, audit
+    events 2.1 s, foreign-key checks at commit 2.1 s) is larger than Python's (3.2 s), so the
+    Python work is spread over the three streams rather than done in one pass before them."""
+    fields, defaults = _member_columns()
+    now = timezone.now()
+    user_id = actor.pk if getattr(actor, "pk", None) else None
+    ctx = context.current()
+    label = actor.get_username() if user_id else "system"
+    ids = _new_ids(Member, len(rows))
+    encrypt, keyed_hash = _secrets()
+    esc = _copy_text
+    names = ["id", *[f.attname for f in fields]]
+    at = {n: i for i, n in enumerate(names)}
+    now_text = esc(now)
+    template = [esc(defaults.get(n)) for n in names]
+    template[at["status"]] = esc(str(rules.ACTIVE))
+    template[at["created_at"]] = template[at["updated_at"]] = now_text
+    record_at = [(at[n], n) for n in services.RECORD_FIELDS]
+    i_org, i_path, i_initials = at["organization_id"], at["org_path"], at["name_initials"]
+    i_category, i_joined, i_full = at["category"], at["joined_on"], at["full_on"]
+    i_hash, i_id = at["id_number_hash"], at["id_number_encrypted"]
+    i_phone, i_phone_hash = at["phone_encrypted"], at["phone_hash"]
+    org_text: dict[int, tuple[str, str]] = {}
+    for row in rows:
+        if row.organization.pk not in org_text:
+            org_text[row.organization.pk] = (str(row.organization.pk), esc(row.organization.path))
+
+    def member_lines():
+        for pk, row in zip(ids, rows, strict=True):
+            d = row.data
+            org_id, path = org_text[row.organization.pk]
+            line = template.copy()
+            line[0] = str(pk)
+            for i, n in record_at:
+                value = d.get(n)
+                if value is not None:
+                    line[i] = esc(value)
+            line[i_org] = org_id
+            line[i_path] = path
+            line[i_initials] = esc(_initials(d["name"]))
+            line[i_category] = esc(d["category"])
+            line[i_joined] = d["joined_on"].isoformat()
+            if d.get("full_on"):
+                line[i_full] = d["full_on"].isoformat()
+            line[i_hash] = row.id_hash
+            line[i_id] = encrypt(d["id_number"])
+            phone = d.get("phone")
+            if phone:
+                line[i_phone] = encrypt(phone)
+                line[i_phone_hash] = keyed_hash(phone)
+            yield "\t".join(line)
+
+    user_text = esc(user_id)
+    admitted, became_full = EventKind.ADMITTED.value, EventKind.BECAME_FULL.value
+
+    def event_lines():
+        for pk, row in zip(ids, rows, strict=True):
+            d = row.data
+            yield (
+                f"{pk}\t{admitted}\t{d['joined_on'].isoformat()}\t{org_text[row.organization.pk][0]}"
+                f"\t{now_text}\t\t\t{user_text}"
+            )
+            if d.get("full_on"):
+                yield f"{pk}\t{became_full}\t{d['full_on'].isoformat()}\t\\N\t{now_text}\t\t\t{user_text}"
+
+    # The audit "after", as _audit_after makes it (tests compare the two writers).
+    derived = services.DERIVED_FIELDS[1:]
+    after_defaults = {n: _plain(defaults.get(n)) for n in [*services.RECORD_FIELDS, *derived]}
+    after_defaults["status"] = str(rules.ACTIVE)
+    json_key = {
+        n: _encode_json_str(n) + ": " for n in [*services.RECORD_FIELDS, "organization", *derived]
+    }
+    record_keys = [(n, json_key[n]) for n in services.RECORD_FIELDS]
+    derived_keys = [(n, json_key[n]) for n in derived]
+    audit_head = "\t".join(
+        [now_text, esc(user_id), esc(label), esc(ctx.ip), esc(ctx.request_id)]
+        + ["member.create", "members.member"]
+    )
+
+    def audit_lines():
+        for done, (pk, row) in enumerate(zip(ids, rows, strict=True), 1):
+            d = row.data
+            after = []
+            for n, key in record_keys:
+                value = d.get(n)
+                after.append(key + _json_value(after_defaults[n] if value is None else value))
+            after.append(json_key["organization"] + org_text[row.organization.pk][0])
+            for n, key in derived_keys:
+                value = d.get(n) if n in ("category", "joined_on", "full_on") else after_defaults[n]
+                after.append(key + _json_value(value))
+            phone = d.get("phone") or ""
+            after.append('"id_number": ' + _encode_json_str(crypto.mask_id_number(d["id_number"])))
+            after.append('"phone": ' + _encode_json_str(crypto.mask_phone(phone) if phone else ""))
+            yield (
+                f"{audit_head}\t{pk}\t{esc(d['name'][:255])}\t{org_text[row.organization.pk][1]}"
+                "\t\\N\t"
+                + esc("{" + ", ".join(after) + "}")
+                + ("\t" + esc(_subject(pk)) if _AUDIT_SUBJECT else "")
+            )
+            if progress and done % 10_000 == 0:
+                progress(done, total)
+
+    with connection.cursor() as cursor:
+        _copy_stream(cursor, Member, names, member_lines())
+        _copy_stream(
+            cursor,
+            StandingEvent,
+            [
+                "member_id",
+                "kind",
+                "occurred_on",
+                "organization_id",
+                "created_at",
+                "detail",
+                "reference",
+                "created_by_id",
+            ],
+            event_lines(),
+        )
+        _copy_stream(cursor, AuditEvent, AUDIT_COLUMNS, audit_lines())
+    return ids
+
+
+def _copy_stream(cursor, model, names: list[str], lines) -> None:
+    """COPY lines (COPY text format, without the newline) into model's table as they come."""
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(by_attname[n].column) for n in names)
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        chunk = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= _COPY_CHUNK:
+                copy.write("\n".join(chunk) + "\n")
+                chunk = []
+        if chunk:
+            copy.write("\n".join(chunk) + "\n")
+
+
+def _plain(value):
+    """A model default as the audit JSON holds it (enum members as their value)."""
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 AUDIT_COLUMNS = [
@@ -1175,6 +1654,24 @@ AUDIT_COLUMNS = [
     "before",
     "after",
 ]
+# AuditEvent.subject ("members.member:42", as services.create_member records it), when the
+# model has it.
+_AUDIT_SUBJECT = any(f.name == "subject" for f in AuditEvent._meta.concrete_fields)
+if _AUDIT_SUBJECT:
+    AUDIT_COLUMNS.append("subject")
+
+
+class _Pk:
+    __slots__ = ("pk",)
+
+    def __init__(self, pk):
+        self.pk = pk
+
+
+def _subject(pk: int) -> str:
+    """The audit subject of a new member, as services.subject_of gives it."""
+    subject_of = getattr(services, "subject_of", None)
+    return subject_of(_Pk(pk)) if subject_of else f"members.member:{pk}"
 
 
 def _new_ids(model, n: int) -> list[int]:
@@ -1183,11 +1680,14 @@ def _new_ids(model, n: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # One text value rather than n rows: reading 100,000 result rows costs half a second.
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                "SELECT string_agg(nextval(pg_get_serial_sequence(%s, 'id'))::text, ',')"
+                " FROM generate_series(1, %s)",
                 [table, n],
             )
-            return [r[0] for r in cursor.fetchall()]
+            (found,) = cursor.fetchone()
+            return [int(v) for v in found.split(",")] if found else []
         cursor.execute(f"SELECT max(id) FROM {connection.ops.quote_name(table)}")  # noqa: S608
         (largest,) = cursor.fetchone()
         if connection.vendor == "sqlite":
