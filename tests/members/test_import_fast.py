@@ -350,3 +350,12 @@ def test_copy_writer_writes_what_the_batch_writer_writes(people, tree):
     assert found["_copy_members"][0] and found["_copy_members"][2]
     if importing._AUDIT_SUBJECT:  # each audit event names its member as its subject
         assert all(a[-1] for a in found["_copy_members"][2])
+
+
+def test_a_leading_apostrophe_is_not_data_on_either_path():
+    from dangjian.members import importing
+
+    for value in ("'=1+2", "''quoted", "plain"):
+        assert importing._cell_converter("title")(value) == importing._convert("title", value)
+    assert importing._convert("title", "'=1+2") == "=1+2"
+    assert importing._convert("title", "''quoted") == "'quoted"

@@ -61,6 +61,7 @@ except ImportError:  # pragma: no cover - psycopg is a dependency
 from . import rules, services
 from . import selectors as member_selectors
 from .columns import BY_KEY, COLUMNS
+from .exporting import import_text
 from .models import Category, EventKind, Member, StandingEvent
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -508,7 +509,9 @@ def plain_text(value) -> str:
         return value.date().isoformat() if not value.time() else value.isoformat(sep=" ")
     if isinstance(value, datetime.date):
         return value.isoformat()
-    return str(value).strip()
+    # One leading apostrophe is a spreadsheet's "this is text" mark (our exports write it before
+    # anything a spreadsheet would run as a formula, and double a real one): it is not data.
+    return import_text(str(value).strip())
 
 
 def code_value(value):
@@ -743,7 +746,7 @@ def _cell_converter(key: str) -> Callable:
     def text(value):
         if type(value) is str:
             stripped = value.strip()
-            if not limit or len(stripped) <= limit:
+            if (not limit or len(stripped) <= limit) and not stripped.startswith("'"):
                 return stripped
         return _convert(key, value)
 
