@@ -438,3 +438,42 @@ def test_a_large_list_shows_a_capped_count(people, roster, client_for, monkeypat
     # a page past the cap is still reachable, and the last one ends the list
     last = client_for(people["oscar"]).get(reverse("members:list"), {"page": "5"})
     assert last.context["page"].number == 5 and not last.context["page"].has_next()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "11²105194912310020"},
+        {"q": "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X"},
+        {"q": "张\x00三"},
+        {"org": "²"},
+        {"org": "99999999999999999999999"},
+        {"page": "99999999999999999999"},
+        {"page": "-3"},
+        {"age_min": "٣"},
+    ],
+)
+def test_odd_query_values_never_fail(people, roster, client_for, params):
+    response = client_for(people["alice"]).get(reverse("members:list"), params)
+    assert response.status_code in (200, 404)
+
+
+def test_the_edit_page_never_shows_full_numbers_and_blank_keeps_them(people, roster, client_for):
+    from dangjian.members.services import member_id_number, member_phone
+
+    zhang = roster["zhang"]
+    number = member_id_number(zhang)
+    client = client_for(people["alice"])
+    before_audit = AuditEvent.objects.count()
+    page = client.get(reverse("members:edit", args=[zhang.pk]))
+    body = page.content.decode()
+    assert number not in body and "13900001111" not in body
+    assert number[:6] + "********" + number[-4:] in body  # shown masked as a hint
+    assert AuditEvent.objects.count() == before_audit
+    data = {k: (v if v is not None else "") for k, v in page.context["form"].initial.items()}
+    data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+    data.update({"id_number": "", "phone": "", "native_place": "泰安"})
+    assert client.post(reverse("members:edit", args=[zhang.pk]), data).status_code == 302
+    zhang.refresh_from_db()
+    assert member_id_number(zhang) == number and member_phone(zhang) == "13900001111"
+    assert zhang.native_place == "泰安"

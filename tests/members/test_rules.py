@@ -200,3 +200,66 @@ def test_dissolving_a_branch_moves_its_members_on_their_timelines(people, tree, 
     services.record_event(actor=admin, member=zhang, kind="lost_contact", on=D("2026-03-01"))
     zhang.refresh_from_db()
     assert zhang.organization_id == b.pk and zhang.out_of_contact
+
+
+def test_an_edit_that_reorders_the_timeline_is_refused(people, tree, roster, admin):
+    """Moving the date of joining after a later transfer would split the record's organisation
+    from its scope path: refused, nothing changes."""
+    from dangjian.core.errors import ValidationFailed
+    from dangjian.members import services
+
+    wang = roster["wang"]
+    services.record_event(
+        actor=admin,
+        member=wang,
+        kind="transferred",
+        on=D("2010-03-01"),
+        organization=tree["branch_b"],
+    )
+    wang.refresh_from_db()
+    assert (wang.organization_id, wang.org_path) == (tree["branch_b"].pk, tree["branch_b"].path)
+    with pytest.raises(ValidationFailed) as info:
+        services.update_member(
+            actor=admin,
+            member=wang,
+            data={"joined_on": D("2011-06-01"), "full_on": D("2012-06-01")},
+        )
+    assert info.value.field == "joined_on"
+    wang.refresh_from_db()
+    assert wang.joined_on == D("2005-07-01")
+    assert (wang.organization_id, wang.org_path) == (tree["branch_b"].pk, tree["branch_b"].path)
+    assert list(wang.events.values_list("kind", flat=True)) == [
+        "admitted",
+        "became_full",
+        "transferred",
+    ]
+
+
+def test_an_event_inserted_before_others_must_fit_them_all(people, roster, admin):
+    from dangjian.core.errors import ValidationFailed
+    from dangjian.members import services
+
+    zhang, li = roster["zhang"], roster["li"]
+    services.record_event(actor=admin, member=zhang, kind="suspended", on=D("2015-01-01"))
+    with pytest.raises(ValidationFailed) as info:
+        services.record_event(actor=admin, member=zhang, kind="suspended", on=D("2012-01-01"))
+    assert info.value.code == "already_suspended"
+    with pytest.raises(ValidationFailed) as info:
+        services.record_event(
+            actor=admin,
+            member=li,
+            kind="transferred_in",
+            on=D("2020-01-01"),
+            organization=li.organization,
+        )
+    assert info.value.code == "not_first"
+    assert zhang.events.count() == 3 and li.events.count() == 1
+
+
+def test_other_scripts_digits_are_no_id_number():
+    from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
+
+    for text in ("11²105194912310020", "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X"):
+        with pytest.raises(InvalidIdNumber) as info:
+            parse_id_number(text)
+        assert info.value.code == "characters"

@@ -76,6 +76,8 @@ def check_char(first17: str) -> str:
 
 def parse_id_number(text, *, today: datetime.date | None = None) -> IdNumber:
     raw = re.sub(r"\s+", "", str(text or "")).translate(_FULLWIDTH).replace("x", "X")
+    if not raw.isascii():  # other scripts' digits would pass isdigit() but are no ID number
+        raise InvalidIdNumber("an ID number is written in ASCII digits and X", "characters")
     if len(raw) == 15:
         if not raw.isdigit():
             raise InvalidIdNumber("15-digit ID numbers contain digits only", "characters")

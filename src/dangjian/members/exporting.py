@@ -17,6 +17,7 @@ would run as a formula, or that starts with an apostrophe, is written with one l
 """
 
 import datetime
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -125,7 +126,7 @@ def parse_filter(user, params) -> tuple[MemberFilter, Organization | None]:
     # MemberFilter.from_params reads ids of at most three digits: the organisation is read here.
     raw_org = params.pop("org", "").strip()
     f, errors = MemberFilter.from_params(params)
-    if raw_org and not raw_org.isdigit():
+    if raw_org and not re.fullmatch(r"[0-9]{1,18}", raw_org):
         errors = {"org": "organisation id expected", **errors}
     elif raw_org:
         f.org = int(raw_org)

@@ -54,11 +54,18 @@ class MemberForm(forms.Form):
         label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
-    def __init__(self, *args, editing=False, **kwargs):
+    def __init__(self, *args, editing=False, masked=None, **kwargs):
         super().__init__(*args, **kwargs)
         if editing:
             # Category changes through the timeline (became full, cancelled), not by editing.
             del self.fields["category"]
+            # The full numbers are never put into the page: blank keeps the stored number.
+            masked = masked or {}
+            for name in ("id_number", "phone"):
+                self.fields[name].required = False
+                self.fields[name].widget.attrs["placeholder"] = _(
+                    "%(masked)s (leave blank to keep)"
+                ) % {"masked": masked.get(name) or "—"}
 
 
 class EventForm(forms.Form):

@@ -31,6 +31,7 @@ education=21) costs about 5 ms to count to 1,000, but about 50-80 ms to count to
 
 import json
 import math
+import re
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -43,6 +44,15 @@ from ninja.pagination import PageNumberPagination
 DEFER_FROM = 1_000  # rows skipped from which a page is read ids first (see page_rows)
 DEFAULT_CAP = 1_000  # 20 pages of 50; see docs/performance.md for why not 10,000
 AHEAD = 10  # pages counted past the requested one, when that goes beyond the cap
+MAX_PAGE = 1_000_000  # a larger page number is read as this one (no 64-bit overflow in SQL)
+
+
+def page_number(number) -> int:
+    """A page number as asked for, within 1..MAX_PAGE (anything unreadable is page 1)."""
+    try:
+        return min(max(int(number), 1), MAX_PAGE)
+    except (TypeError, ValueError, OverflowError):
+        return 1
 
 
 def horizon(cap: int = DEFAULT_CAP, page: int = 1, per_page: int = 50, ahead: int = AHEAD) -> int:
@@ -126,10 +136,7 @@ class CappedPaginator(Paginator):
 
     def _want(self, number) -> None:
         """Remember the page asked for; count again if it lies past the current horizon."""
-        try:
-            wanted = max(int(number), 1)
-        except (TypeError, ValueError):
-            wanted = 1
+        wanted = page_number(number)
         further = horizon(self.cap, wanted, self.per_page, self.ahead)
         if "count" in self.__dict__ and not self._exact and further > self.count:
             for name in ("count", "num_pages", "count_estimate"):
@@ -169,6 +176,8 @@ class CappedPaginator(Paginator):
 
     def validate_number(self, number):
         self._want(number)
+        if re.fullmatch(r"[0-9]+", str(number).strip()):
+            number = page_number(number)
         return super().validate_number(number)
 
     def page(self, number):
@@ -191,8 +200,9 @@ class CappedPageNumberPagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, pagination, request, **params):
         page_size = self._get_page_size(pagination.page_size)
-        offset = (pagination.page - 1) * page_size
-        count, exact = count_capped(queryset, DEFAULT_CAP, page=pagination.page, per_page=page_size)
+        page = page_number(pagination.page)
+        offset = (page - 1) * page_size
+        count, exact = count_capped(queryset, DEFAULT_CAP, page=page, per_page=page_size)
         return {
             self.items_attribute: page_rows(queryset, offset, offset + page_size),
             "count": count,

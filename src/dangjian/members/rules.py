@@ -171,6 +171,8 @@ def check(events, new: Event) -> None:
             raise TimelineError("the member is already here", "already_active")
         if new.organization_id is None:
             raise TimelineError("a transfer in names the organisation", "organization_required")
+        if any(e.kind == ADMITTED for e in later):
+            raise TimelineError("admission must be the first event", "not_first")
         return
     if before.status != ACTIVE:
         raise TimelineError("the member is not an active member on that date", "not_active")
@@ -197,6 +199,15 @@ def check(events, new: Event) -> None:
         raise TimelineError("the member is not away", "not_mobile")
     if kind in ENDING and later:
         raise TimelineError("there are later events", "later_events")
+
+
+def validate(events) -> None:
+    """Check every event against the state before it, in date order: an event added, moved or
+    inserted before others must leave the whole timeline consistent. Raises TimelineError."""
+    seen: list[Event] = []
+    for e in ordered(events):
+        check(seen, e)
+        seen.append(e)
 
 
 def age_on(birth: datetime.date, on: datetime.date) -> int:

@@ -66,7 +66,7 @@ class MemberFilter:
         values = {}
 
         def text(name):
-            return str(params.get(name) or "").strip()
+            return str(params.get(name) or "").replace("\x00", "").strip()
 
         for f in fields(cls):
             raw = text(f.name)
@@ -75,7 +75,7 @@ class MemberFilter:
                     values["status"] = ""
                 continue
             if f.type == (int | None):
-                if not re.fullmatch(r"\d{1,3}", raw):
+                if not re.fullmatch(r"[0-9]{1,3}", raw):
                     errors[f.name] = "whole number expected"
                     continue
                 values[f.name] = int(raw)
@@ -97,7 +97,7 @@ class MemberFilter:
                 values[f.name] = raw[:64]
         if "org" in values or text("org"):
             raw = text("org")
-            if raw and not raw.isdigit():
+            if raw and not re.fullmatch(r"[0-9]{1,18}", raw):
                 errors["org"] = "organisation id expected"
                 values.pop("org", None)
             elif raw:
@@ -131,7 +131,7 @@ def own_member(user) -> Member | None:
 
 def search_condition(q: str) -> Q:
     """Name (prefix), pinyin initials, exact ID number or exact mobile number."""
-    q = q.strip()
+    q = q.replace("\x00", "").strip()
     if not q:
         return Q()
     compact = re.sub(r"\s+", "", q)
@@ -143,7 +143,7 @@ def search_condition(q: str) -> Q:
     digits = compact.replace("-", "")
     if digits.startswith("+86"):
         digits = digits[3:]
-    if re.fullmatch(r"1\d{10}", digits):
+    if re.fullmatch(r"1[0-9]{10}", digits):
         return Q(phone_hash=crypto.keyed_hash(digits))
     if re.fullmatch(r"[A-Za-z]{1,32}", compact):
         return Q(name_initials__startswith=compact.lower())

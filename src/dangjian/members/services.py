@@ -12,6 +12,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dangjian.core import audit, codes, crypto, selectors
@@ -136,7 +137,7 @@ def clean_record(data: dict, *, instance: Member | None = None, today=None) -> d
     birth date and sex from the ID number when they are missing. Raises RecordInvalid naming
     every faulty field.
     """
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     errors: dict[str, list[str]] = {}
     codes_found: dict[str, str] = {}
     out = dict(data)
@@ -227,6 +228,10 @@ def clean_record(data: dict, *, instance: Member | None = None, today=None) -> d
             fail("phone", _("Enter a mainland mobile number of 11 digits."), "invalid_phone")
         out["phone"] = phone
 
+    for field, value in out.items():
+        if isinstance(value, str) and "\x00" in value:
+            fail(field, _("This value contains characters that are not allowed."), "invalid_text")
+
     if not errors:
         for field, code in rules.record_problems(
             birth_date=current("birth_date"),
@@ -283,7 +288,10 @@ def _check_organization(org: Organization) -> None:
 
 
 def _apply_state(member: Member, events: list[rules.Event]) -> None:
+    """Store the state the timeline gives on the record (org_path follows the organisation)."""
     state = rules.derive(events)
+    if state.organization_id and state.organization_id != member.organization_id:
+        member.org_path = Organization.objects.get(pk=state.organization_id).path
     member.status = state.status if state.status != rules.NOT_YET else rules.ACTIVE
     member.category = state.category or member.category
     member.standing = state.standing
@@ -401,7 +409,9 @@ def update_member(*, actor, member: Member, data: dict) -> Member:
             setattr(member, field, clean[field])
     member.name_initials = name_initials(member.name)
     _set_secrets(member, clean)
+    moved = set()
     if "joined_on" in clean and clean["joined_on"] != member.joined_on:
+        moved.add("joined_on")
         StandingEvent.objects.filter(member=member, kind=EventKind.ADMITTED).update(
             occurred_on=clean["joined_on"]
         )
@@ -419,7 +429,16 @@ def update_member(*, actor, member: Member, data: dict) -> Member:
                 occurred_on=clean["full_on"],
                 created_by=_user(actor),
             )
-        _apply_state(member, [e.as_rule() for e in member.events.all()])
+    if "full_on" in clean and clean["full_on"] != member.full_on:
+        moved.add("full_on")
+    if moved:
+        timeline = [e.as_rule() for e in member.events.all()]
+        try:
+            rules.validate(timeline)
+        except rules.TimelineError as exc:
+            field = "joined_on" if "joined_on" in moved else "full_on"
+            raise ValidationFailed(timeline_message(exc.code), code=exc.code, field=field) from None
+        _apply_state(member, timeline)
     member.save()
     after = _audit_view(member)
     b, a = audit.diff(before, after)
@@ -484,7 +503,7 @@ def record_event(
         raise ValidationFailed(_("Unknown event."), code="unknown_event", field="kind")
     if on is None:
         raise ValidationFailed(_("Enter the date."), code="required", field="occurred_on")
-    if on > datetime.date.today():
+    if on > timezone.localdate():
         raise ValidationFailed(problem_message("future_date"), code="future_date", field="on")
     if organization is not None:
         _require(actor, "member.change", organization)
@@ -495,6 +514,7 @@ def record_event(
     )
     try:
         rules.check(existing, new)
+        rules.validate([*existing, new])  # and every later event still fits
     except rules.TimelineError as exc:
         raise ValidationFailed(timeline_message(exc.code), code=exc.code, field="kind") from None
     before = _audit_view(member)
@@ -507,10 +527,7 @@ def record_event(
         reference=reference[:64],
         created_by=_user(actor),
     )
-    old_org = member.organization_id
     _apply_state(member, [*existing, event.as_rule()])
-    if member.organization_id != old_org:
-        member.org_path = Organization.objects.get(pk=member.organization_id).path
     member.save()
     b, a = audit.diff(before, _audit_view(member))
     audit.record(

@@ -244,14 +244,19 @@ def member_edit(request, pk):
     member = _member_or_404(user, pk, "member.change")
     initial = {
         **{f: getattr(member, f) for f in services.RECORD_FIELDS},
-        "id_number": services.member_id_number(member),
-        "phone": services.member_phone(member),
         "joined_on": member.joined_on,
         "full_on": member.full_on,
     }
-    form = MemberForm(request.POST or None, initial=initial, editing=True)
+    masked = {
+        "id_number": selectors.masked_id_number(member),
+        "phone": selectors.masked_phone(member),
+    }
+    form = MemberForm(request.POST or None, initial=initial, editing=True, masked=masked)
     if request.method == "POST" and form.is_valid():
         changed = {k: form.cleaned_data[k] for k in form.changed_data}
+        for secret in ("id_number", "phone"):  # blank keeps the stored number
+            if not changed.get(secret):
+                changed.pop(secret, None)
         try:
             services.update_member(actor=user, member=member, data=changed)
         except ServiceError as exc:
