@@ -466,3 +466,24 @@ def test_dangjian_import_members_help():
     assert result.returncode == 0, result.stderr
     for word in ("--org", "--update", "--dry-run", "--report", ".xlsx"):
         assert word in result.stdout
+
+
+def test_a_second_commit_of_the_same_import_starts_nothing(people, tree, tmp_path):
+    """Two requests holding the same previewed import (a double click): one job only."""
+    from dangjian.core.errors import ValidationFailed
+    from dangjian.core.models import Job
+    from dangjian.members import importing
+    from dangjian.members.models_import import MemberImport
+    from tests.members.import_files import good_row, write_xlsx
+
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1)])
+    imp = importing.upload(
+        actor=people["alice"], organization=tree["branch_a"], data=path.read_bytes(), name="r.xlsx"
+    )
+    importing.preview(imp, actor=people["alice"])
+    first = MemberImport.objects.get(pk=imp.pk)
+    second = MemberImport.objects.get(pk=imp.pk)  # loaded before the first commit
+    importing.commit(first, actor=people["alice"])
+    with pytest.raises(ValidationFailed):
+        importing.commit(second, actor=people["alice"])
+    assert Job.objects.filter(kind="member_import").count() == 1

@@ -2020,6 +2020,17 @@ def commit(imp, *, actor, language: str | None = None):
             field="file",
         )
     with transaction.atomic():
+        # A double click or a second tab: only the request that moves the import from
+        # "previewed" to "committing" starts a job (a conditional update, on both databases).
+        claimed = (
+            type(imp)
+            .objects.filter(pk=imp.pk, status=ImportStatus.PREVIEWED)
+            .update(status=ImportStatus.COMMITTING)
+        )
+        if claimed != 1:
+            raise ValidationFailed(
+                _("This file has already been imported."), code="already_imported", field="status"
+            )
         job = jobs.start_job(
             actor=actor,
             kind="member_import",

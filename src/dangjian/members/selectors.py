@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field, fields
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from dangjian.core import codes, crypto, selectors
 from dangjian.core.errors import NotFound
@@ -57,7 +58,7 @@ class MemberFilter:
     out_of_contact: bool | None = None
     q: str = ""
     sort: str = DEFAULT_SORT
-    today: datetime.date = field(default_factory=datetime.date.today)
+    today: datetime.date = field(default_factory=timezone.localdate)
 
     @classmethod
     def from_params(cls, params) -> tuple["MemberFilter", dict[str, str]]:

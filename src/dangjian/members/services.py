@@ -587,6 +587,11 @@ def save_related(*, actor, member: Member, kind: str, data: dict, instance=None)
         raise NotFound(_("Not found."))
     before = audit.snapshot(instance, fields) if instance else None
     row = instance or model(member=member)
+    bad = [f for f in fields if isinstance(data.get(f), str) and "\x00" in data[f]]
+    if bad:
+        raise RecordInvalid(
+            {f: [_("This value contains characters that are not allowed.")] for f in bad}
+        )
     for field in fields:
         if field in data:
             setattr(row, field, data[field])

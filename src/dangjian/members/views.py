@@ -233,9 +233,9 @@ def member_detail(request, pk):
 
 
 def _today():
-    import datetime
+    from django.utils import timezone
 
-    return datetime.date.today()
+    return timezone.localdate()
 
 
 @login_required
