@@ -30,7 +30,9 @@ def filter_audit_events(user, data: dict):
         events = events.filter(user_label__iexact=data["user"])
     if data.get("org"):
         org = selectors.organizations(user).filter(code__iexact=data["org"].strip()).first()
-        events = events.filter(org_path__startswith=org.path) if org else events.none()
+        events = (
+            events.filter(selectors.subtree_range("org_path", org.path)) if org else events.none()
+        )
     if data.get("object_type"):
         events = events.filter(object_type=data["object_type"])
     if data.get("object_id"):

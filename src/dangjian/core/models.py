@@ -228,9 +228,6 @@ class AuditEvent(models.Model):
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
             models.Index(fields=["subject"], name="audit_subject"),
             models.Index(fields=["org_path", "at"], name="audit_org_path_at"),
-            models.Index(
-                fields=["org_path"], name="audit_org_path_like", opclasses=["varchar_pattern_ops"]
-            ),
             models.Index(fields=["user", "at"], name="audit_user_at"),
             models.Index(fields=["action", "at"], name="audit_action_at"),
         ]

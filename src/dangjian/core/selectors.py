@@ -214,7 +214,7 @@ def member_counts(org: Organization, children: list[Organization]) -> tuple[int,
 
     width = len(org.path) + Organization.steplen
     rows = (
-        Member.objects.filter(org_path__startswith=org.path, status="active")
+        Member.objects.filter(subtree_range("org_path", org.path), status="active")
         .annotate(prefix=Substr("org_path", 1, width))
         .values_list("prefix")
         .annotate(n=Count("id"))

@@ -164,7 +164,7 @@ def _free_child_path(parent: Organization | None) -> str:
         path = Organization._get_path(parent.path, parent.depth + 1, 1)
     else:
         path = Organization._get_path(None, 1, 1)
-    while AuditEvent.objects.filter(org_path__startswith=path).exists():
+    while AuditEvent.objects.filter(selectors.subtree_range("org_path", path)).exists():
         path = Organization(path=path)._inc_path()
     return path
 
@@ -286,7 +286,7 @@ def move_organization(*, actor, org: Organization, new_parent: Organization) -> 
 def _repath_members(old_path: str, new_path: str) -> None:
     from dangjian.members.models import Member
 
-    Member.objects.filter(org_path__startswith=old_path).update(
+    Member.objects.filter(selectors.subtree_range("org_path", old_path)).update(
         org_path=Concat(Value(new_path), Substr(F("org_path"), len(old_path) + 1))
     )
 
@@ -318,7 +318,7 @@ def dissolve_organization(
             % {"n": active_children},
             code="has_children",
         )
-    members = Member.objects.filter(org_path__startswith=org.path, status="active")
+    members = Member.objects.filter(selectors.subtree_range("org_path", org.path), status="active")
     count = members.count()
     if count and move_members_to is None:
         raise ValidationFailed(

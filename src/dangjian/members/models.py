@@ -73,6 +73,7 @@ class Member(models.Model):
         on_delete=models.PROTECT,
         related_name="members",
         verbose_name=_("organisation"),
+        db_index=False,  # served by the (organization, name) index
     )
     # Copy of organization.path so subtree scans need no join; kept in step by the services that
     # move members or organisations.
@@ -130,9 +131,6 @@ class Member(models.Model):
         verbose_name = _("member")
         verbose_name_plural = _("members")
         indexes = [
-            models.Index(
-                fields=["org_path"], name="member_org_path_like", opclasses=["varchar_pattern_ops"]
-            ),
             models.Index(fields=["org_path", "category"], name="member_org_path_category"),
             models.Index(fields=["organization", "name"], name="member_org_name"),
             models.Index(

@@ -111,7 +111,7 @@ def scope_top(user) -> Organization | None:
 def active_members(user, org: Organization | None):
     qs = members(user).filter(status=rules.ACTIVE)
     if org is not None:
-        qs = qs.filter(org_path__startswith=org.path)
+        qs = qs.filter(selectors.subtree_range("org_path", org.path))
     return qs
 
 
