@@ -29,7 +29,6 @@ Prints a table and writes bench/results/member_list[-<label>].json.
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -39,6 +38,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+sys.path.insert(0, str(HERE))  # the shared helpers in bench/seed.py
+
+from seed import machine as seed_machine  # noqa: E402
+from seed import percentile  # noqa: E402
 
 PER_PAGE = 50
 SURNAME = "王"
@@ -158,29 +162,9 @@ def migrate() -> None:
 
 def build(args, console) -> dict:
     from django.db import connection
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from seed import seed_with_progress
 
-    from dangjian.core import seeding
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks = {}
-
-        def progress(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        t = time.perf_counter()
-        result = seeding.seed(
-            members=args.members, orgs=args.orgs, seed=args.seed, progress=progress
-        )
-        wall = time.perf_counter() - t
+    result, wall = seed_with_progress(console, args.members, args.orgs, args.seed)
     t = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
@@ -261,15 +245,6 @@ def member_filter(params: dict):
 
     values = {k: v for k, v in params.items() if k != "page"}
     return MemberFilter(**values)
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def summary(times: list[float]) -> dict:
@@ -493,21 +468,6 @@ def insert_cost(n: int, seed: int, orgs: int) -> dict:
 # ---- main ----------------------------------------------------------------------------------
 
 
-def machine():
-    info = {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-    try:
-        with open("/proc/meminfo") as fh:
-            kb = int(fh.readline().split()[1])
-        info["memory_gib"] = round(kb / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return info
-
-
 def main():
     args = parse_args()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
@@ -643,7 +603,7 @@ def main():
 
     figures = {
         "machine": {
-            **machine(),
+            **seed_machine(),
             "postgresql": pg_version,
             "lc_collate": collate,
             "load_average_at_start": load_at_start,

@@ -106,6 +106,31 @@ def time_url(client, url, n, warmup, headers=None):
     return result
 
 
+def seed_with_progress(console, members: int, orgs: int, seed: int):
+    """core.seeding.seed with a progress bar per stage: (SeedResult, wall seconds)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dangjian.core import seeding
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks = {}
+
+        def progress(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        t = time.perf_counter()
+        result = seeding.seed(members=members, orgs=orgs, seed=seed, progress=progress)
+        return result, time.perf_counter() - t
+
+
 def machine():
     info = {
         "python": platform.python_version(),
@@ -141,10 +166,9 @@ def main():
     from django.db import connection
     from django.test import Client
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from dangjian.core import seeding, services
+    from dangjian.core import services
     from dangjian.core.models import User
 
     console = Console()
@@ -153,25 +177,7 @@ def main():
     call_command("migrate", verbosity=0)
     migrate_seconds = time.perf_counter() - t
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks = {}
-
-        def progress(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        t = time.perf_counter()
-        result = seeding.seed(
-            members=args.members, orgs=args.orgs, seed=args.seed, progress=progress
-        )
-        seed_wall = time.perf_counter() - t
+    result, seed_wall = seed_with_progress(console, args.members, args.orgs, args.seed)
     generate_seconds = seed_wall - result.seconds
 
     with connection.cursor() as cursor:
