@@ -106,6 +106,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "dangjian.core",
     "dangjian.members",
+    "dangjian.committees",
+    "dangjian.transfers",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +236,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 PAGE_SIZE = env_int("DANGJIAN_PAGE_SIZE", 50, minimum=10, maximum=500)
 API_TOKEN_MAX_DAYS = env_int("DANGJIAN_API_TOKEN_MAX_DAYS", 365, minimum=1, maximum=3650)
+
+# Organisation life cycle (DOMAIN §5, §7): the values the regulations leave configurable.
+REELECTION_LEAD_DAYS = env_int("DANGJIAN_REELECTION_LEAD_DAYS", 90, minimum=1, maximum=730)
+# Introduction letters: default validity; never more than three months (checked by the service).
+LETTER_VALID_DAYS = env_int("DANGJIAN_LETTER_VALID_DAYS", 30, minimum=1, maximum=92)
+# A pending transfer older than this is listed as stuck.
+TRANSFER_STUCK_DAYS = env_int("DANGJIAN_TRANSFER_STUCK_DAYS", 30, minimum=1, maximum=365)
+# How often each worker runs the sweeps (expiring letters, reminders); 0 turns them off.
+SWEEP_INTERVAL_SECONDS = env_int("DANGJIAN_SWEEP_INTERVAL", 300, minimum=0, maximum=86400)
 
 LOGGING = {
     "version": 1,

@@ -293,3 +293,28 @@ class Job(models.Model):
         if not self.total:
             return 0
         return min(99, int(self.done * 100 / self.total))
+
+
+class Notification(models.Model):
+    """A message to one user in the platform (the bell in the navigation bar). `key` makes
+    sending idempotent: a sweep that runs twice, or on two workers, sends once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32)
+    key = models.CharField(max_length=128)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="notification_once")
+        ]
+        indexes = [models.Index(fields=["user", "read_at", "created_at"], name="notification_inbox")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -13,11 +13,14 @@ ACTIONS: dict[str, str] = {
     "org.change": _("Edit organisations"),
     "org.move": _("Move organisations"),
     "org.dissolve": _("Dissolve organisations"),
+    "org.officers": _("Record committees, office-holders and elections"),
     "role.view": _("View role holders"),
     "role.assign": _("Assign and revoke roles"),
     "member.view": _("View member records"),
     "member.view_sensitive": _("View full ID and phone numbers"),
     "member.change": _("Edit member records"),
+    "transfer.view": _("View transfers and mobile members"),
+    "transfer.manage": _("Transfer members, issue letters, record mobile members"),
     "audit.view": _("View the audit log"),
     "audit.export": _("Export the audit log"),
     "dashboard.view": _("View dashboards"),
@@ -40,11 +43,14 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
                 "org.view",
                 "org.create",
                 "org.change",
+                "org.officers",
                 "role.view",
                 "role.assign",
                 "member.view",
                 "member.view_sensitive",
                 "member.change",
+                "transfer.view",
+                "transfer.manage",
                 "audit.view",
                 "dashboard.view",
             }
@@ -53,13 +59,21 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
     ),
     "committee_member": (
         _("Branch committee member"),
-        frozenset({"org.view", "role.view", "member.view", "dashboard.view"}),
+        frozenset({"org.view", "role.view", "member.view", "transfer.view", "dashboard.view"}),
         40,
     ),
     "auditor": (
         _("Auditor"),
         frozenset(
-            {"org.view", "role.view", "member.view", "audit.view", "audit.export", "dashboard.view"}
+            {
+                "org.view",
+                "role.view",
+                "member.view",
+                "transfer.view",
+                "audit.view",
+                "audit.export",
+                "dashboard.view",
+            }
         ),
         30,
     ),

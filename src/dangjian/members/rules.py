@@ -12,6 +12,8 @@ full, 党章 §7) as pure functions, and the cross-checks of a record against it
 import datetime
 from dataclasses import dataclass, replace
 
+from dangjian.core.rules import add_months
+
 # event kind -> (what it does). Order of the tuple below is the order in the UI.
 ADMITTED = "admitted"  # 接收为预备党员
 BECAME_FULL = "became_full"  # 转为正式党员
@@ -259,3 +261,30 @@ def record_problems(
     if category == PROBATIONARY and full_on:
         found.append(("full_on", "probationary_with_full_on"))
     return found
+
+
+# Out of contact (DOMAIN §7): flags only; a person decides, as a separate recorded step.
+SUSPEND_AFTER_MONTHS = 6
+REMOVE_AFTER_YEARS = 2
+
+
+def contact_flag(
+    lost_on: datetime.date | None,
+    suspended_on: datetime.date | None,
+    today: datetime.date,
+) -> tuple[str, datetime.date | None]:
+    """What a member out of contact since `lost_on` is due for, and since when:
+    ("suspend", day) six months after contact was lost while the standing is normal;
+    ("remove", day) two more years after the standing was suspended (or, without a recorded
+    suspension, two years after the suspension became due); ("", next day) otherwise."""
+    if lost_on is None:
+        return "", None
+    suspend_due = add_months(lost_on, SUSPEND_AFTER_MONTHS)
+    if suspended_on is None:
+        if today >= suspend_due:
+            return "suspend", suspend_due
+        return "", suspend_due
+    remove_due = add_months(max(suspended_on, suspend_due), REMOVE_AFTER_YEARS * 12)
+    if today >= remove_due:
+        return "remove", remove_due
+    return "", remove_due

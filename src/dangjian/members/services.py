@@ -497,8 +497,34 @@ def record_event(
     reference: str = "",
 ) -> StandingEvent:
     """Add one event to the timeline and store the state that follows."""
-    member = Member.objects.select_for_update().get(pk=member.pk)
     _require(actor, "member.change", member.organization)
+    if organization is not None:
+        _require(actor, "member.change", organization)
+    return append_event(
+        actor=actor,
+        member=member,
+        kind=kind,
+        on=on,
+        organization=organization,
+        detail=detail,
+        reference=reference,
+    )
+
+
+@transaction.atomic
+def append_event(
+    *,
+    actor,
+    member: Member,
+    kind: str,
+    on: datetime.date,
+    organization: Organization | None = None,
+    detail: str = "",
+    reference: str = "",
+) -> StandingEvent:
+    """`record_event` without the permission check, for services that checked it their own way
+    (the receiving side of a transfer accepts a member it could not yet edit)."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
     if kind not in rules.EVENT_KINDS:
         raise ValidationFailed(_("Unknown event."), code="unknown_event", field="kind")
     if on is None:
@@ -506,7 +532,6 @@ def record_event(
     if on > timezone.localdate():
         raise ValidationFailed(problem_message("future_date"), code="future_date", field="on")
     if organization is not None:
-        _require(actor, "member.change", organization)
         _check_organization(organization)
     existing = [e.as_rule() for e in member.events.all()]
     new = rules.Event(

@@ -29,6 +29,11 @@ class Command(BaseCommand):
             help="Run every task that is waiting, then exit.",
         )
         parser.add_argument(
+            "--no-sweep",
+            action="store_true",
+            help="Do not run the periodic sweeps (expiring letters, reminders) in this worker.",
+        )
+        parser.add_argument(
             "--max-tasks",
             type=int,
             default=None,
@@ -45,4 +50,10 @@ class Command(BaseCommand):
         }
         if options["max_tasks"] is not None:
             worker_options["max_tasks"] = options["max_tasks"]
+        if not options["no_sweep"] and not options["batch"]:
+            from django.conf import settings
+
+            from dangjian.core import sweeps
+
+            sweeps.start_thread(settings.SWEEP_INTERVAL_SECONDS)
         call_command("db_worker", **worker_options)

@@ -1,0 +1,277 @@
+"""Every read of committees, terms, office-holders and elections, restricted to the user's scope.
+
+The shape report and the re-election lists are what a higher committee looks at: they cover the
+user's whole scope (or a subtree of it) in a fixed number of queries.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from dangjian.core import rules, selectors
+from dangjian.core.errors import NotFound
+from dangjian.core.models import Organization, OrgKind, OrgStatus
+from dangjian.members.models import Member
+
+from .models import Election, Form, OfficeHolder, Position, Term
+
+COMMITTEE_POSITIONS = (
+    Position.ORGANISATION,
+    Position.PUBLICITY,
+    Position.DISCIPLINE,
+    Position.YOUTH,
+    Position.WOMEN,
+    Position.MEMBER,
+)
+
+
+def current_holders(user, org: Organization) -> QuerySet:
+    if not selectors.can(user, "org.view", org):
+        raise NotFound("organisation not found")
+    return OfficeHolder.objects.filter(organization=org, ended_on__isnull=True).order_by(
+        "position", "started_on", "id"
+    )
+
+
+def holder_history(user, org: Organization) -> QuerySet:
+    if not selectors.can(user, "org.view", org):
+        raise NotFound("organisation not found")
+    return OfficeHolder.objects.filter(organization=org).order_by("-started_on", "-id")
+
+
+def terms(user, org: Organization) -> QuerySet:
+    if not selectors.can(user, "org.view", org):
+        raise NotFound("organisation not found")
+    return Term.objects.filter(organization=org).order_by("-elected_on", "-id")
+
+
+def current_term(user, org: Organization) -> Term | None:
+    return terms(user, org).filter(ended_on__isnull=True).first()
+
+
+def elections(user, org: Organization | None = None) -> QuerySet:
+    qs = selectors.restrict(
+        Election.objects.select_related("organization"), user, "org.view", "organization__path"
+    )
+    if org is not None:
+        qs = qs.filter(organization=org)
+    return qs.order_by("-held_on", "-id")
+
+
+def get_election(user, pk) -> Election:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("election not found") from None
+    found = elections(user).filter(pk=pk).first()
+    if found is None:
+        raise NotFound("election not found")
+    return found
+
+
+def get_holder(user, pk) -> OfficeHolder:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("not found") from None
+    qs = selectors.restrict(
+        OfficeHolder.objects.select_related("organization"), user, "org.view", "organization__path"
+    )
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise NotFound("not found")
+    return found
+
+
+def get_term(user, pk) -> Term:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("not found") from None
+    qs = selectors.restrict(
+        Term.objects.select_related("organization"), user, "org.view", "organization__path"
+    )
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise NotFound("not found")
+    return found
+
+
+def pending_approvals(user) -> QuerySet:
+    """Elections awaiting a decision that this user may take (at the committee above)."""
+    prefixes = selectors.scope_for(user, "org.officers")
+    qs = Election.objects.filter(status="recorded").select_related("organization")
+    if not prefixes:
+        return qs.none()
+    if "" in prefixes:
+        return qs.order_by("held_on", "id")
+    # Strictly below a place where the user holds the right: the organisation's parent is in
+    # the scope, never the organisation itself (nobody approves their own election).
+    condition = None
+    for prefix in prefixes:
+        part = selectors.subtree_range("organization__path", prefix) & ~_exact_path(prefix)
+        condition = part if condition is None else condition | part
+    return qs.filter(condition).order_by("held_on", "id")
+
+
+def _exact_path(prefix: str):
+    from django.db.models import Q
+
+    return Q(organization__path=prefix)
+
+
+# Re-election -------------------------------------------------------------------------------
+
+
+def reelection_due(user, *, today: datetime.date | None = None, lead_days: int | None = None):
+    """Current terms in scope whose re-election is due within the lead time or overdue,
+    soonest first; each with `.status` ("due" or "overdue") and `.days_left`."""
+    today = today or timezone.localdate()
+    lead_days = settings.REELECTION_LEAD_DAYS if lead_days is None else lead_days
+    qs = selectors.restrict(
+        Term.objects.filter(
+            ended_on__isnull=True,
+            due_on__lte=today + datetime.timedelta(days=lead_days),
+            organization__status=OrgStatus.ACTIVE,
+        ).select_related("organization"),
+        user,
+        "org.view",
+        "organization__path",
+    ).order_by("due_on", "id")
+    return qs
+
+
+def annotate_status(terms_: list[Term], today: datetime.date, lead_days: int) -> list[Term]:
+    for term in terms_:
+        term.status = rules.reelection_status(term.due_on, today, lead_days)
+        term.days_left = (term.due_on - today).days
+    return terms_
+
+
+def without_term(user) -> QuerySet:
+    """Active organisations (groups aside) in scope with no term recorded."""
+    current = Term.objects.filter(organization=OuterRef("pk"), ended_on__isnull=True)
+    return (
+        selectors.organizations(user)
+        .filter(status=OrgStatus.ACTIVE)
+        .exclude(kind=OrgKind.GROUP)
+        .exclude(Exists(current))
+        .order_by("path")
+    )
+
+
+# Shape -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Shape:
+    org_id: int
+    name: str
+    code: str
+    kind: str
+    path: str
+    members: int = 0
+    full_members: int = 0
+    committee_size: int = 0
+    has_secretary: bool = False
+    problems: list = field(default_factory=list)
+
+
+def _member_totals(user, root: Organization | None) -> tuple[dict, dict]:
+    """Active members and full members of every subtree, from one grouped query."""
+    qs = selectors.restrict(
+        Member.objects.filter(status="active"), user, "org.view", path_field="org_path"
+    )
+    if root is not None:
+        qs = qs.filter(selectors.subtree_range("org_path", root.path))
+    members: dict[str, int] = defaultdict(int)
+    full: dict[str, int] = defaultdict(int)
+    step = Organization.steplen
+    rows = qs.values_list("org_path", "category").annotate(n=Count("id")).order_by()
+    for path, category, n in rows:
+        for end in range(step, len(path) + 1, step):
+            members[path[:end]] += n
+            if category == "full":
+                full[path[:end]] += n
+    return members, full
+
+
+def shape_report(user, root: Organization | None = None) -> list[Shape]:
+    """Every active organisation of the scope (or of `root`'s subtree) with its counts and what
+    is out of shape, in tree order. Five queries whatever the size."""
+    orgs = selectors.organizations(user).filter(status=OrgStatus.ACTIVE).exclude(kind=OrgKind.GROUP)
+    if root is not None:
+        orgs = orgs.filter(selectors.subtree_range("path", root.path))
+    rows = list(orgs.order_by("path").values_list("pk", "name", "code", "kind", "path"))
+    members, full = _member_totals(user, root)
+    holders = selectors.restrict(
+        OfficeHolder.objects.filter(ended_on__isnull=True).exclude(position=Position.GROUP_LEADER),
+        user,
+        "org.view",
+        "organization__path",
+    )
+    if root is not None:
+        holders = holders.filter(selectors.subtree_range("organization__path", root.path))
+    size: dict[int, set] = defaultdict(set)
+    committee_posts: set[int] = set()
+    secretary: set[int] = set()
+    for org_id, member_id, position in holders.values_list(
+        "organization_id", "member_id", "position"
+    ):
+        size[org_id].add(member_id)
+        if position == Position.SECRETARY:
+            secretary.add(org_id)
+        if position in COMMITTEE_POSITIONS:
+            committee_posts.add(org_id)
+    terms_ = selectors.restrict(
+        Term.objects.filter(ended_on__isnull=True), user, "org.view", "organization__path"
+    )
+    if root is not None:
+        terms_ = terms_.filter(selectors.subtree_range("organization__path", root.path))
+    forms = dict(terms_.values_list("organization_id", "form"))
+    report = []
+    for pk, name, code, kind, path in rows:
+        form = forms.get(pk)
+        is_committee = form == Form.COMMITTEE or (form is None and pk in committee_posts)
+        shape = Shape(
+            org_id=pk,
+            name=name,
+            code=code,
+            kind=kind,
+            path=path,
+            members=members.get(path, 0),
+            full_members=full.get(path, 0),
+            committee_size=len(size.get(pk, ())) if is_committee else 0,
+            has_secretary=pk in secretary,
+        )
+        shape.problems = rules.shape_problems(
+            kind,
+            full_members=shape.full_members,
+            members=shape.members,
+            committee_size=shape.committee_size,
+            has_secretary=shape.has_secretary,
+        )
+        report.append(shape)
+    return report
+
+
+def shape_counts(user) -> dict[str, int]:
+    """Organisations out of shape, per kind of problem, over the user's scope; cached a few
+    minutes per scope (the dashboard asks on every visit)."""
+    prefixes = selectors.scope_for(user, "org.view")
+    if not prefixes:
+        return {}
+    key = "shape-counts:" + ",".join(prefixes)
+    counts = cache.get(key)
+    if counts is None:
+        counts = dict.fromkeys(rules.SHAPE_PROBLEMS, 0)
+        for shape in shape_report(user):
+            for problem in shape.problems:
+                counts[problem] += 1
+        cache.set(key, counts, 300)
+    return counts

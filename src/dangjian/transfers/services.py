@@ -1,0 +1,862 @@
+"""Every change to transfers, introduction letters, mobile members and contact decisions.
+
+The sending side starts (transfer.manage where the member is); the receiving side accepts or
+returns (transfer.manage at the receiving organisation). The member's timeline and organisation
+change in the same transaction as the transfer's state, under a row lock on the transfer, so two
+people accepting at once cannot both succeed.
+"""
+
+import datetime
+import re
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dangjian.committees.models import OfficeHolder
+from dangjian.core import audit, rules, selectors
+from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dangjian.core.models import BRANCH_KINDS, Organization, OrgKind, OrgStatus
+from dangjian.members import rules as member_rules
+from dangjian.members import services as member_services
+from dangjian.members.models import EventKind, Member
+
+from .models import Direction, MobileState, MobileStay, State, Transfer, new_batch
+
+TRANSFER_FIELDS = [
+    "direction",
+    "state",
+    "member",
+    "person_name",
+    "from_org",
+    "to_org",
+    "counterpart",
+    "reason",
+    "started_on",
+    "decided_on",
+    "decision_note",
+    "letter_number",
+    "addressee",
+    "valid_until",
+    "receipt_on",
+]
+MOBILE_FIELDS = [
+    "member",
+    "person_name",
+    "home_org",
+    "home_text",
+    "host_org",
+    "destination",
+    "card_number",
+    "since",
+    "expected_return",
+    "returned_on",
+    "state",
+    "note",
+]
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _require(actor, org: Organization | None, action: str = "transfer.manage") -> None:
+    if org is not None and selectors.can(actor, action, org):
+        return
+    if org is not None and selectors.can(actor, "transfer.view", org):
+        raise Forbidden(_("You may not do this at “%(org)s”.") % {"org": org.name})
+    raise NotFound(_("Not found."))
+
+
+def _text(value, field: str, limit: int, *, required: bool = False) -> str:
+    value = (value or "").replace("\x00", "").strip()
+    if required and not value:
+        raise ValidationFailed(_("This field is required."), code="required", field=field)
+    if len(value) > limit:
+        raise ValidationFailed(
+            _("At most %(n)d characters.") % {"n": limit}, code="too_long", field=field
+        )
+    return value
+
+
+def _date(day, field: str, *, not_before: datetime.date | None = None) -> datetime.date:
+    if day is None:
+        day = timezone.localdate()
+    if not isinstance(day, datetime.date):
+        raise ValidationFailed(_("Enter a valid date."), code="required", field=field)
+    if day > timezone.localdate():
+        raise ValidationFailed(
+            _("The date cannot be in the future."), code="future_date", field=field
+        )
+    if not_before is not None and day < not_before:
+        raise ValidationFailed(
+            _("The date cannot be before %(day)s.") % {"day": not_before.isoformat()},
+            code="too_early",
+            field=field,
+        )
+    return day
+
+
+def _target(org: Organization | None, field: str = "to_org") -> Organization:
+    """An organisation members can be received by: active, a branch or joint branch."""
+    if org is None:
+        raise ValidationFailed(
+            _("Choose the receiving organisation."), code="no_such_organization", field=field
+        )
+    org = Organization.objects.select_for_update().filter(pk=org.pk).first()
+    if org is None:
+        raise ValidationFailed(
+            _("That organisation does not exist."), code="no_such_organization", field=field
+        )
+    if org.status != OrgStatus.ACTIVE:
+        raise ValidationFailed(
+            _("“%(org)s” is dissolved.") % {"org": org.name},
+            code="organization_dissolved",
+            field=field,
+        )
+    if org.kind not in BRANCH_KINDS:
+        raise ValidationFailed(
+            _("Members are received by a branch or joint branch, not by a %(kind)s.")
+            % {"kind": OrgKind(org.kind).label},
+            code="not_a_branch",
+            field=field,
+        )
+    return org
+
+
+def _lock_member(member: Member) -> Member:
+    member = Member.objects.select_for_update().select_related("organization").get(pk=member.pk)
+    if member.status != "active":
+        raise ValidationFailed(
+            _("%(name)s is not an active member.") % {"name": member.name}, code="not_active"
+        )
+    return member
+
+
+def _no_open_transfer(member: Member) -> None:
+    if Transfer.objects.filter(member=member, state=State.PENDING).exists():
+        raise Conflict(
+            _("%(name)s already has a transfer under way.") % {"name": member.name},
+            code="transfer_open",
+            field="member",
+        )
+
+
+def _record(actor, action, transfer: Transfer, org: Organization | None, before=None) -> None:
+    after = audit.snapshot(transfer, TRANSFER_FIELDS)
+    old, new = audit.diff(before, after) if before else (None, after)
+    subject = member_services.subject_of(transfer.member) if transfer.member_id else None
+    audit.record(
+        actor,
+        action,
+        transfer,
+        before=old,
+        after=new,
+        org_path=org.path if org is not None else "",
+        subject=subject,
+    )
+
+
+def _create(**values) -> Transfer:
+    try:
+        with transaction.atomic():
+            return Transfer.objects.create(**values)
+    except IntegrityError:
+        raise Conflict(
+            _("This member already has a transfer under way."), code="transfer_open"
+        ) from None
+
+
+def _end_offices(actor, member: Member, new_path: str | None, on: datetime.date) -> None:
+    """A member who leaves an organisation leaves its offices (those of organisations that do
+    not contain the new place)."""
+    holders = OfficeHolder.objects.select_for_update().filter(member=member, ended_on__isnull=True)
+    items = []
+    for holder in holders.select_related("organization"):
+        if new_path and new_path.startswith(holder.organization.path):
+            continue
+        before = {"ended_on": None}
+        holder.ended_on = max(on, holder.started_on)
+        holder.end_reason = _("transferred")
+        holder.save(update_fields=["ended_on", "end_reason"])
+        after = {"ended_on": holder.ended_on.isoformat(), "end_reason": holder.end_reason}
+        items.append((holder, before, after, holder.organization.path))
+    audit.record_many(actor, "office.end", items)
+
+
+# Within the platform -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def start_transfer(
+    *, actor, member: Member, to_org: Organization | None, on=None, reason: str = "", batch=None
+) -> Transfer:
+    """The sending branch asks the receiving organisation to take the member."""
+    _require(actor, member.organization)
+    member = _lock_member(member)
+    to_org = _target(to_org)
+    on = _date(on, "started_on")
+    if to_org.pk == member.organization_id:
+        raise ValidationFailed(
+            _("The member is already in that organisation."),
+            code="same_organization",
+            field="to_org",
+        )
+    _no_open_transfer(member)
+    transfer = _create(
+        direction=Direction.INTERNAL,
+        member=member,
+        person_name=member.name,
+        sex=member.sex,
+        category=member.category,
+        from_org=member.organization,
+        to_org=to_org,
+        reason=_text(reason, "reason", 255),
+        started_on=on,
+        started_by=_user(actor),
+        batch=batch,
+    )
+    _record(actor, "transfer.start", transfer, member.organization)
+    return transfer
+
+
+@transaction.atomic
+def start_group_transfer(
+    *, actor, members: list[Member], to_org: Organization | None, on=None, reason: str = ""
+) -> list[Transfer]:
+    """Transfer several members at once (all or none), as one batch the receiver can accept
+    in one step."""
+    if not members:
+        raise ValidationFailed(_("Choose the members."), code="required", field="members")
+    batch = new_batch()
+    return [
+        start_transfer(actor=actor, member=m, to_org=to_org, on=on, reason=reason, batch=batch)
+        for m in members
+    ]
+
+
+def _lock_transfer(transfer: Transfer) -> Transfer:
+    return (
+        Transfer.objects.select_for_update()
+        .select_related("member", "from_org", "to_org")
+        .get(pk=transfer.pk)
+    )
+
+
+def _pending(transfer: Transfer) -> None:
+    if transfer.state != State.PENDING:
+        raise Conflict(
+            _("This transfer is already %(state)s.")
+            % {"state": State(transfer.state).label.lower()},
+            code="already_decided",
+        )
+
+
+@transaction.atomic
+def accept_transfer(*, actor, transfer: Transfer, on=None) -> Transfer:
+    """The receiving side accepts: the member's timeline and organisation change now."""
+    if transfer.direction != Direction.INTERNAL:
+        raise ValidationFailed(_("Only a transfer within the platform is accepted here."))
+    _require(actor, transfer.to_org)
+    transfer = _lock_transfer(transfer)
+    _pending(transfer)
+    on = _date(on, "decided_on", not_before=transfer.started_on)
+    to_org = _target(transfer.to_org)
+    before = audit.snapshot(transfer, TRANSFER_FIELDS)
+    try:
+        member_services.append_event(
+            actor=actor,
+            member=transfer.member,
+            kind=EventKind.TRANSFERRED,
+            on=on,
+            organization=to_org,
+            detail=transfer.reason or _("transfer accepted"),
+        )
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            _("The member's timeline does not allow this transfer: %(why)s") % {"why": exc.message},
+            code=exc.code,
+        ) from None
+    _end_offices(actor, transfer.member, to_org.path, on)
+    transfer.state = State.COMPLETED
+    transfer.decided_on = on
+    transfer.decided_by = _user(actor)
+    transfer.save(update_fields=["state", "decided_on", "decided_by"])
+    _record(actor, "transfer.accept", transfer, to_org, before)
+    return transfer
+
+
+@transaction.atomic
+def accept_batch(*, actor, transfers: list[Transfer], on=None) -> int:
+    for transfer in transfers:
+        accept_transfer(actor=actor, transfer=transfer, on=on)
+    return len(transfers)
+
+
+@transaction.atomic
+def return_transfer(*, actor, transfer: Transfer, reason: str) -> Transfer:
+    """The receiving side sends it back; refusing without a reason is not allowed."""
+    if transfer.direction != Direction.INTERNAL:
+        raise ValidationFailed(_("Only a transfer within the platform is returned here."))
+    _require(actor, transfer.to_org)
+    reason = _text(reason, "reason", 255, required=True)
+    transfer = _lock_transfer(transfer)
+    _pending(transfer)
+    before = audit.snapshot(transfer, TRANSFER_FIELDS)
+    transfer.state = State.RETURNED
+    transfer.decided_on = timezone.localdate()
+    transfer.decided_by = _user(actor)
+    transfer.decision_note = reason
+    transfer.save(update_fields=["state", "decided_on", "decided_by", "decision_note"])
+    _record(actor, "transfer.return", transfer, transfer.to_org, before)
+    return transfer
+
+
+@transaction.atomic
+def cancel_transfer(*, actor, transfer: Transfer, reason: str = "") -> Transfer:
+    """The side that started it withdraws it (a transfer, a letter, or a registered incoming
+    letter)."""
+    side = transfer.to_org if transfer.direction == Direction.INCOMING else transfer.from_org
+    _require(actor, side)
+    transfer = _lock_transfer(transfer)
+    _pending(transfer)
+    before = audit.snapshot(transfer, TRANSFER_FIELDS)
+    transfer.state = State.CANCELLED
+    transfer.decided_on = timezone.localdate()
+    transfer.decided_by = _user(actor)
+    transfer.decision_note = _text(reason, "reason", 255)
+    transfer.save(update_fields=["state", "decided_on", "decided_by", "decision_note"])
+    _record(actor, "transfer.cancel", transfer, side, before)
+    return transfer
+
+
+# Letters out of the platform ----------------------------------------------------------------
+
+
+def issuing_committee(org: Organization) -> Organization:
+    """The committee whose letters the branch uses: the nearest Party committee above it (or
+    its topmost organisation when there is none)."""
+    ancestors = list(Organization.objects.filter(path__in=org.ancestor_paths()).order_by("-depth"))
+    for candidate in ancestors:
+        if candidate.kind == OrgKind.COMMITTEE:
+            return candidate
+    return ancestors[-1] if ancestors else org
+
+
+def letter_valid_until(on: datetime.date, days: int | None) -> datetime.date:
+    days = settings.LETTER_VALID_DAYS if days in (None, "") else days
+    try:
+        days = int(days)
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            _("Enter a whole number."), code="not_a_number", field="valid_days"
+        ) from None
+    until = on + datetime.timedelta(days=days)
+    if days < 1 or until > rules.add_months(on, 3):
+        raise ValidationFailed(
+            _("A letter is valid for 1 day to 3 months."), code="validity", field="valid_days"
+        )
+    return until
+
+
+@transaction.atomic
+def issue_letter(
+    *,
+    actor,
+    member: Member,
+    counterpart: str,
+    addressee: str = "",
+    on=None,
+    valid_days: int | None = None,
+    reason: str = "",
+) -> Transfer:
+    """An introduction letter to an organisation outside the platform, numbered per issuing
+    committee and year. The member stays here until the receipt comes back."""
+    _require(actor, member.organization)
+    member = _lock_member(member)
+    counterpart = _text(counterpart, "counterpart", 128, required=True)
+    addressee = _text(addressee, "addressee", 128) or counterpart
+    on = _date(on, "started_on")
+    until = letter_valid_until(on, valid_days)
+    _no_open_transfer(member)
+    issuer = issuing_committee(member.organization)
+    Organization.objects.select_for_update().filter(pk=issuer.pk).first()  # numbers in order
+    last = Transfer.objects.filter(letter_issuer=issuer, letter_year=on.year).aggregate(
+        n=Max("letter_seq")
+    )["n"]
+    seq = (last or 0) + 1
+    transfer = _create(
+        direction=Direction.OUTGOING,
+        member=member,
+        person_name=member.name,
+        sex=member.sex,
+        category=member.category,
+        from_org=member.organization,
+        counterpart=counterpart,
+        addressee=addressee,
+        reason=_text(reason, "reason", 255),
+        started_on=on,
+        started_by=_user(actor),
+        letter_issuer=issuer,
+        letter_year=on.year,
+        letter_seq=seq,
+        letter_number=f"{on.year}-{seq:04d}",
+        valid_until=until,
+    )
+    _record(actor, "letter.issue", transfer, member.organization)
+    return transfer
+
+
+@transaction.atomic
+def record_receipt(*, actor, transfer: Transfer, on=None) -> Transfer:
+    """The receipt came back: the member has left the platform."""
+    if transfer.direction != Direction.OUTGOING:
+        raise ValidationFailed(_("Only a letter out of the platform has a receipt."))
+    _require(actor, transfer.from_org)
+    transfer = _lock_transfer(transfer)
+    _pending(transfer)
+    on = _date(on, "receipt_on", not_before=transfer.started_on)
+    before = audit.snapshot(transfer, TRANSFER_FIELDS)
+    member_services.append_event(
+        actor=actor,
+        member=transfer.member,
+        kind=EventKind.TRANSFERRED_OUT,
+        on=on,
+        detail=transfer.counterpart,
+        reference=transfer.letter_number,
+    )
+    _end_offices(actor, transfer.member, None, on)
+    transfer.state = State.COMPLETED
+    transfer.receipt_on = on
+    transfer.decided_on = on
+    transfer.decided_by = _user(actor)
+    transfer.save(update_fields=["state", "receipt_on", "decided_on", "decided_by"])
+    _record(actor, "letter.receipt", transfer, transfer.from_org, before)
+    return transfer
+
+
+def expire_letters(today: datetime.date | None = None, *, limit: int = 1000) -> int:
+    """Sweep: letters past their validity without a receipt expire (the member stays). Safe on
+    several workers at once: each row is claimed under a lock, skipping rows another holds."""
+    today = today or timezone.localdate()
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Transfer.objects.select_for_update(skip_locked=True)
+                .filter(
+                    state=State.PENDING,
+                    direction__in=(Direction.OUTGOING, Direction.INCOMING),
+                    valid_until__lt=today,
+                )
+                .select_related("from_org", "to_org", "member")
+                .order_by("id")[:limit]
+            )
+            if not rows:
+                return done
+            for transfer in rows:
+                before = audit.snapshot(transfer, TRANSFER_FIELDS)
+                transfer.state = State.EXPIRED
+                transfer.decided_on = today
+                transfer.save(update_fields=["state", "decided_on"])
+                side = (
+                    transfer.from_org
+                    if transfer.direction == Direction.OUTGOING
+                    else transfer.to_org
+                )
+                _record(None, "letter.expire", transfer, side, before)
+            done += len(rows)
+
+
+# Letters into the platform ------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[\w\-〔〕（）()\[\]【】第号/.· ]{1,64}$")
+
+
+@transaction.atomic
+def register_incoming(
+    *,
+    actor,
+    to_org: Organization,
+    letter_number: str,
+    counterpart: str,
+    person_name: str,
+    on=None,
+    valid_until=None,
+    reason: str = "",
+) -> Transfer:
+    """Register a letter brought from outside the platform, before confirming the member."""
+    _require(actor, to_org)
+    to_org = _target(to_org)
+    letter_number = _text(letter_number, "letter_number", 64, required=True)
+    if not _NUMBER.match(letter_number):
+        raise ValidationFailed(
+            _("Enter the number as printed on the letter."),
+            code="invalid_number",
+            field="letter_number",
+        )
+    counterpart = _text(counterpart, "counterpart", 128, required=True)
+    person_name = _text(person_name, "person_name", 64, required=True)
+    on = _date(on, "started_on")
+    if valid_until is not None:
+        if not isinstance(valid_until, datetime.date):
+            raise ValidationFailed(_("Enter a valid date."), code="required", field="valid_until")
+        if valid_until < on:
+            raise ValidationFailed(
+                _("The letter expired on %(day)s: ask for a new one.")
+                % {"day": valid_until.isoformat()},
+                code="letter_expired",
+                field="valid_until",
+            )
+    duplicate = Transfer.objects.filter(
+        direction=Direction.INCOMING, counterpart=counterpart, letter_number=letter_number
+    ).exclude(state=State.CANCELLED)
+    if duplicate.exists():
+        raise Conflict(
+            _("Letter %(number)s from %(from)s is already registered.")
+            % {"number": letter_number, "from": counterpart},
+            code="duplicate_letter",
+            field="letter_number",
+        )
+    try:
+        with transaction.atomic():
+            transfer = Transfer.objects.create(
+                direction=Direction.INCOMING,
+                person_name=person_name,
+                to_org=to_org,
+                counterpart=counterpart,
+                letter_number=letter_number,
+                reason=_text(reason, "reason", 255),
+                started_on=on,
+                started_by=_user(actor),
+                valid_until=valid_until,
+            )
+    except IntegrityError:
+        raise Conflict(
+            _("Letter %(number)s from %(from)s is already registered.")
+            % {"number": letter_number, "from": counterpart},
+            code="duplicate_letter",
+            field="letter_number",
+        ) from None
+    _record(actor, "letter.register", transfer, to_org)
+    return transfer
+
+
+@transaction.atomic
+def confirm_incoming(
+    *, actor, transfer: Transfer, on=None, data: dict | None = None, member: Member | None = None
+) -> Transfer:
+    """Confirm an incoming letter: link the record of someone who left the platform before
+    (`member`) or create the record from `data` (the member form)."""
+    if transfer.direction != Direction.INCOMING:
+        raise ValidationFailed(_("Only an incoming letter is confirmed here."))
+    _require(actor, transfer.to_org)
+    transfer = _lock_transfer(transfer)
+    _pending(transfer)
+    on = _date(on, "decided_on", not_before=transfer.started_on)
+    if transfer.valid_until is not None and transfer.valid_until < on:
+        raise ValidationFailed(
+            _("The letter expired on %(day)s: ask for a new one.")
+            % {"day": transfer.valid_until.isoformat()},
+            code="letter_expired",
+        )
+    to_org = _target(transfer.to_org)
+    before = audit.snapshot(transfer, TRANSFER_FIELDS)
+    if member is not None:
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        if member.status != "transferred_out":
+            raise Conflict(
+                _(
+                    "%(name)s is an active member of the platform: the organisation that holds "
+                    "the record starts a transfer instead."
+                )
+                % {"name": member.name},
+                code="already_member",
+                field="member",
+            )
+        member_services.append_event(
+            actor=actor,
+            member=member,
+            kind=EventKind.TRANSFERRED_IN,
+            on=on,
+            organization=to_org,
+            detail=transfer.counterpart,
+            reference=transfer.letter_number,
+        )
+    else:
+        if not data:
+            raise ValidationFailed(_("Fill in the member's record."), code="required")
+        member = member_services.create_member(actor=actor, organization=to_org, data=data)
+    member.refresh_from_db()
+    transfer.member = member
+    transfer.person_name = member.name
+    transfer.sex = member.sex
+    transfer.category = member.category
+    transfer.state = State.COMPLETED
+    transfer.decided_on = on
+    transfer.decided_by = _user(actor)
+    transfer.save()
+    _record(actor, "letter.confirm", transfer, to_org, before)
+    return transfer
+
+
+def returning_member(id_number_hash: str) -> Member | None:
+    """A record that left the platform earlier, found by the keyed hash of its ID number."""
+    return Member.objects.filter(id_number_hash=id_number_hash, status="transferred_out").first()
+
+
+# Mobile members -----------------------------------------------------------------------------
+
+MOBILE_MAX_MONTHS = 6
+
+
+def _mobile_dates(since, expected_return) -> tuple[datetime.date, datetime.date | None]:
+    since = _date(since, "since")
+    if expected_return is not None:
+        if not isinstance(expected_return, datetime.date):
+            raise ValidationFailed(
+                _("Enter a valid date."), code="required", field="expected_return"
+            )
+        if expected_return <= since:
+            raise ValidationFailed(
+                _("The return comes after the departure."),
+                code="return_before_leaving",
+                field="expected_return",
+            )
+        if expected_return > rules.add_months(since, MOBILE_MAX_MONTHS):
+            raise ValidationFailed(
+                _("Away for six months or more at one place: transfer the membership instead."),
+                code="too_long",
+                field="expected_return",
+            )
+    return since, expected_return
+
+
+@transaction.atomic
+def register_mobile_out(
+    *,
+    actor,
+    member: Member,
+    destination: str = "",
+    host_org: Organization | None = None,
+    since=None,
+    expected_return=None,
+    card_number: str = "",
+    note: str = "",
+) -> MobileStay:
+    """A member leaves for a while; the host (on the platform or not) takes them into its life."""
+    _require(actor, member.organization)
+    member = _lock_member(member)
+    since, expected_return = _mobile_dates(since, expected_return)
+    destination = _text(destination, "destination", 128)
+    if host_org is not None:
+        host_org = _target(host_org, "host_org")
+        if host_org.pk == member.organization_id:
+            raise ValidationFailed(
+                _("The member is already in that organisation."),
+                code="same_organization",
+                field="host_org",
+            )
+        destination = destination or host_org.name
+    if not destination:
+        raise ValidationFailed(
+            _("Say where the member goes."), code="required", field="destination"
+        )
+    if MobileStay.objects.filter(member=member, state=MobileState.ACTIVE).exists():
+        raise Conflict(_("The member is already away."), code="already_mobile")
+    member_services.append_event(
+        actor=actor, member=member, kind=EventKind.MOBILE_OUT, on=since, detail=destination
+    )
+    stay = MobileStay.objects.create(
+        member=member,
+        person_name=member.name,
+        home_org=member.organization,
+        host_org=host_org,
+        destination=destination,
+        card_number=_text(card_number, "card_number", 32),
+        since=since,
+        expected_return=expected_return,
+        note=_text(note, "note", 255),
+        created_by=_user(actor),
+    )
+    audit.record(
+        actor,
+        "mobile.out",
+        stay,
+        after=audit.snapshot(stay, MOBILE_FIELDS),
+        org_path=member.org_path,
+        subject=member_services.subject_of(member),
+    )
+    return stay
+
+
+@transaction.atomic
+def register_mobile_in(
+    *,
+    actor,
+    host_org: Organization,
+    person_name: str,
+    home_text: str,
+    since=None,
+    expected_return=None,
+    card_number: str = "",
+    note: str = "",
+) -> MobileStay:
+    """A member of an organisation outside the platform joins this organisation's life."""
+    _require(actor, host_org)
+    host_org = _target(host_org, "host_org")
+    since, expected_return = _mobile_dates(since, expected_return)
+    stay = MobileStay.objects.create(
+        person_name=_text(person_name, "person_name", 64, required=True),
+        home_text=_text(home_text, "home_text", 128, required=True),
+        host_org=host_org,
+        destination=host_org.name,
+        card_number=_text(card_number, "card_number", 32),
+        since=since,
+        expected_return=expected_return,
+        note=_text(note, "note", 255),
+        created_by=_user(actor),
+    )
+    audit.record(
+        actor, "mobile.in", stay, after=audit.snapshot(stay, MOBILE_FIELDS), org_path=host_org.path
+    )
+    return stay
+
+
+def _stay_side(stay: MobileStay) -> Organization | None:
+    return stay.home_org if stay.member_id else stay.host_org
+
+
+@transaction.atomic
+def end_mobile(*, actor, stay: MobileStay, on=None) -> MobileStay:
+    """The member is back (or, for a member of elsewhere, has left the host)."""
+    side = _stay_side(stay)
+    _require(actor, side)
+    stay = MobileStay.objects.select_for_update().get(pk=stay.pk)
+    if stay.state != MobileState.ACTIVE:
+        raise Conflict(_("This stay has already ended."), code="already_ended")
+    on = _date(on, "returned_on", not_before=stay.since)
+    before = audit.snapshot(stay, MOBILE_FIELDS)
+    if stay.member_id:
+        member_services.append_event(
+            actor=actor, member=stay.member, kind=EventKind.MOBILE_BACK, on=on
+        )
+    stay.state = MobileState.RETURNED
+    stay.returned_on = on
+    stay.save(update_fields=["state", "returned_on"])
+    old, new = audit.diff(before, audit.snapshot(stay, MOBILE_FIELDS))
+    audit.record(
+        actor,
+        "mobile.return",
+        stay,
+        before=old,
+        after=new,
+        org_path=side.path if side else "",
+        subject=member_services.subject_of(stay.member) if stay.member_id else None,
+    )
+    return stay
+
+
+@transaction.atomic
+def convert_mobile(
+    *,
+    actor,
+    stay: MobileStay,
+    on=None,
+    to_org: Organization | None = None,
+    counterpart: str = "",
+    reason: str = "",
+) -> Transfer:
+    """The stay becomes a transfer: to the host on the platform (or `to_org`), or with a letter
+    to `counterpart` outside it."""
+    if not stay.member_id:
+        raise ValidationFailed(
+            _("Only a member of this platform is transferred from here."), code="not_ours"
+        )
+    _require(actor, stay.home_org)
+    stay = (
+        MobileStay.objects.select_for_update().select_related("member", "host_org").get(pk=stay.pk)
+    )
+    if stay.state != MobileState.ACTIVE:
+        raise Conflict(_("This stay has already ended."), code="already_ended")
+    on = _date(on, "started_on", not_before=stay.since)
+    target = to_org or stay.host_org
+    before = audit.snapshot(stay, MOBILE_FIELDS)
+    member_services.append_event(actor=actor, member=stay.member, kind=EventKind.MOBILE_BACK, on=on)
+    reason = reason or _("mobile member settled at %(place)s") % {"place": stay.destination}
+    if target is not None:
+        transfer = start_transfer(
+            actor=actor, member=stay.member, to_org=target, on=on, reason=reason
+        )
+    else:
+        transfer = issue_letter(
+            actor=actor,
+            member=stay.member,
+            counterpart=counterpart or stay.destination,
+            on=on,
+            reason=reason,
+        )
+    stay.state = MobileState.CONVERTED
+    stay.returned_on = on
+    stay.transfer = transfer
+    stay.save(update_fields=["state", "returned_on", "transfer"])
+    old, new = audit.diff(before, audit.snapshot(stay, MOBILE_FIELDS))
+    audit.record(
+        actor,
+        "mobile.convert",
+        stay,
+        before=old,
+        after=new,
+        org_path=stay.home_org.path,
+        subject=member_services.subject_of(stay.member),
+    )
+    return transfer
+
+
+# Out of contact ----------------------------------------------------------------------------
+
+CONTACT_DECISIONS = {"suspend": EventKind.SUSPENDED, "remove": EventKind.REMOVED}
+
+
+@transaction.atomic
+def decide_contact(*, actor, member: Member, decision: str, on=None, reference: str = "") -> Member:
+    """A person decides on a flagged member out of contact: suspend the standing, or remove.
+    The decision names its document (the branch meeting's resolution)."""
+    _require(actor, member.organization, "member.change")
+    if decision not in CONTACT_DECISIONS:
+        raise ValidationFailed(_("Choose the decision."), code="invalid_decision", field="decision")
+    reference = _text(reference, "reference", 64, required=True)
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if not member.out_of_contact:
+        raise ValidationFailed(
+            _("%(name)s is not out of contact.") % {"name": member.name}, code="not_out_of_contact"
+        )
+    on = _date(on, "on")
+    suspended_on = (
+        member.events.filter(kind=EventKind.SUSPENDED)
+        .order_by("-occurred_on")
+        .values_list("occurred_on", flat=True)
+        .first()
+        if member.standing == "suspended"
+        else None
+    )
+    flag, due = member_rules.contact_flag(member.out_of_contact_since, suspended_on, on)
+    if flag != decision:
+        raise ValidationFailed(
+            _("This decision is not due: it falls due on %(day)s.")
+            % {"day": due.isoformat() if due else "—"},
+            code="not_due",
+            field="decision",
+        )
+    member_services.append_event(
+        actor=actor,
+        member=member,
+        kind=CONTACT_DECISIONS[decision],
+        on=on,
+        detail=_("out of contact since %(day)s") % {"day": member.out_of_contact_since.isoformat()},
+        reference=reference,
+    )
+    member.refresh_from_db()
+    return member
