@@ -111,3 +111,9 @@ api.add_router("/member-exports", exports_router)
 from dangjian.members.api_imports import router as imports_router  # noqa: E402
 
 api.add_router("/member-imports", imports_router)
+from dangjian.committees.api import router as committees_router  # noqa: E402
+
+api.add_router("/committees", committees_router)
+from dangjian.transfers.api import router as transfers_router  # noqa: E402
+
+api.add_router("/transfers", transfers_router)

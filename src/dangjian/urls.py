@@ -8,6 +8,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("members/", include("dangjian.members.urls")),
+    path("committees/", include("dangjian.committees.urls")),
+    path("transfers/", include("dangjian.transfers.urls")),
     path("", include("dangjian.core.urls")),
 ]
 

@@ -11,6 +11,8 @@ NAVIGATION = [
     ("core:org_tree", _("Organisations"), "diagram-3", "org.view"),
     ("members:list", _("Members"), "people", "member.view"),
     ("members:charts", _("Structure"), "pie-chart", "member.view"),
+    ("committees:overview", _("Committees"), "people-fill", "org.view"),
+    ("transfers:list", _("Transfers"), "arrow-left-right", "transfer.view"),
     ("core:audit_list", _("Audit log"), "journal-text", "audit.view"),
 ]
 

@@ -1,0 +1,5 @@
+"""API of transfers, introduction letters, mobile members and members out of contact."""
+
+from ninja import Router
+
+router = Router(tags=["transfers"])
