@@ -349,6 +349,7 @@ def dissolve_organization(
         members.update(organization=target, org_path=target.path)
         _record_transfers(actor, [m.pk for m in moved], target, on)
         audit.record_many(actor, "member.move", items)
+    _end_offices_of(actor, org, on)
     before = audit.snapshot(org, ORG_FIELDS)
     org.status = OrgStatus.DISSOLVED
     org.dissolved_on = on
@@ -356,6 +357,33 @@ def dissolve_organization(
     old, new = audit.diff(before, audit.snapshot(org, ORG_FIELDS))
     audit.record(actor, "org.dissolve", org, before=old, after=new, org_path=org.path)
     return org
+
+
+def _end_offices_of(actor, org: Organization, on) -> None:
+    """A dissolved organisation has no office-holders any more (their history stays)."""
+    from dangjian.committees.models import OfficeHolder
+
+    holders = list(OfficeHolder.objects.filter(organization=org, ended_on__isnull=True))
+    if not holders:
+        return
+    reason = _("organisation dissolved")
+    for holder in holders:
+        holder.ended_on = max(on, holder.started_on)
+        holder.end_reason = reason
+    OfficeHolder.objects.bulk_update(holders, ["ended_on", "end_reason"])
+    audit.record_many(
+        actor,
+        "office.end",
+        [
+            (
+                h,
+                {"ended_on": None},
+                {"ended_on": h.ended_on.isoformat(), "end_reason": reason},
+                org.path,
+            )
+            for h in holders
+        ],
+    )
 
 
 def _record_transfers(actor, member_ids: list[int], target: Organization, on) -> None:
