@@ -93,6 +93,22 @@ def client_for(client):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test its own cache keys: the cache outlives a test, organisation paths repeat from
+    test to test, and with Redis the parallel test processes share one server (clearing it
+    would pull the floor from under the other process)."""
+    import uuid
+
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    before = cache.key_prefix
+    cache.key_prefix = f"{before}:test-{uuid.uuid4().hex}"
+    yield
+    cache.key_prefix = before
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Real hashing costs about a second per account; the tests check permissions, not hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

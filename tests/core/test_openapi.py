@@ -225,6 +225,8 @@ def _calls_of(module: str, name: str) -> dict:
 CALLS |= MEMBER_CALLS
 CALLS |= _calls_of("tests.members.calls_imports", "IMPORT_CALLS")
 CALLS |= _calls_of("tests.members.calls_exports", "EXPORT_CALLS")
+CALLS |= _calls_of("tests.committees.calls_committees", "COMMITTEE_CALLS")
+CALLS |= _calls_of("tests.transfers.calls_transfers", "TRANSFER_CALLS")
 
 
 def _response_schema(op, status):

@@ -187,6 +187,9 @@ def url_args(name, tree, people, job):
     a = tree["branch_a"]
     return {
         "core:home": [],
+        "core:notifications": [],
+        "core:notifications_read": [],
+        "core:notification_read": [1],
         "core:login": [],
         "core:logout": [],
         "core:profile": [],

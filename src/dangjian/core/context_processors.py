@@ -36,7 +36,21 @@ def navigation(request):
                 "name": "members:me",
             }
         )
-    return {"nav_items": items, "user_actions": allowed}
+    return {
+        "nav_items": items,
+        "user_actions": allowed,
+        "unread_notifications": _unread(user),
+    }
+
+
+UNREAD_CAP = 100  # the bell shows "99+" beyond; counting stops there
+
+
+def _unread(user) -> int:
+    """Unread notifications of the user: one query on the inbox index, counted up to a cap."""
+    from .models import Notification
+
+    return Notification.objects.filter(user=user, read_at__isnull=True)[:UNREAD_CAP].count()
 
 
 def _has_record(user) -> bool:

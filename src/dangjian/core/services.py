@@ -594,3 +594,23 @@ def authenticate_token(secret: str) -> User | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# Notifications -------------------------------------------------------------------------------
+
+
+def mark_notifications_read(*, user: User, pk=None):
+    """Mark one of the user's notifications (or all, without pk) as read. Personal inbox state,
+    so not audited. Returns the notification, None when it is not the user's."""
+    from .models import Notification
+
+    mine = Notification.objects.filter(user=user)
+    now = timezone.now()
+    if pk is None:
+        mine.filter(read_at__isnull=True).update(read_at=now)
+        return None
+    note = mine.filter(pk=pk).first()
+    if note is not None and note.read_at is None:
+        mine.filter(pk=note.pk, read_at__isnull=True).update(read_at=now)
+        note.read_at = now
+    return note

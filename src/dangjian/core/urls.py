@@ -26,4 +26,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/", views.job_detail, name="job_detail"),
     path("jobs/<uuid:pk>/progress/", views.job_progress, name="job_progress"),
     path("jobs/<uuid:pk>/download/", views.job_download, name="job_download"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notification_read, name="notifications_read"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
 ]

@@ -60,6 +60,8 @@ def home(request):
             "roots": selectors.scope_roots(request.user)[:20],
             "full_members": figures["members_by_category"].get("full", 0),
             "probationary_members": figures["members_by_category"].get("probationary", 0),
+            # loaded by htmx from committees:home_card: the shape report is the costly part
+            "committee_card": selectors.can(request.user, "org.view"),
         },
     )
 
@@ -96,11 +98,22 @@ def org_detail(request, pk):
     member_count, counts = selectors.member_counts(org, list(page.object_list))
     for child in page.object_list:
         child.member_count = counts.get(child.pk, 0)
+    from dangjian.committees import selectors as committee_selectors
+    from dangjian.committees.views import annotate_terms
+
+    from .models import BRANCH_KINDS
+
+    term = committee_selectors.current_term(user, org)
+    if term is not None:
+        annotate_terms([term])
     return render(
         request,
         "core/org_detail.html",
         {
             "org": org,
+            "holders": list(committee_selectors.current_holders(user, org)),
+            "term": term,
+            "may_split": org.kind in BRANCH_KINDS,
             "ancestors": selectors.ancestors_visible(user, org),
             "page": page,
             "member_count": member_count,
@@ -431,3 +444,51 @@ def error_404(request, exception=None):
 
 def error_500(request):
     return render(request, "500.html", status=500)
+
+
+# Notifications -------------------------------------------------------------------------------
+
+
+def _safe_url(request, url: str) -> str:
+    """Links of notifications stay on this site."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    if url.startswith("/") and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return ""
+
+
+@login_required
+def notifications(request):
+    from .models import Notification
+
+    qs = Notification.objects.filter(user=request.user).order_by("-created_at", "-id")
+    page = Paginator(qs, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    for note in page.object_list:
+        note.safe_url = _safe_url(request, note.url)
+    return render(request, "core/notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notification_read(request, pk=None):
+    """Marks one notification (or, without pk, all of them) as read; with `go`, opens its link.
+    Only the user's own notifications: anybody else's answers 404."""
+    from . import services as core_services
+
+    if pk is None:
+        core_services.mark_notifications_read(user=request.user)
+        return redirect("core:notifications")
+    note = core_services.mark_notifications_read(user=request.user, pk=pk)
+    if note is None:
+        raise Http404
+    target = _safe_url(request, note.url)
+    if request.POST.get("go") and target:
+        return redirect(target)
+    back = reverse("core:notifications")
+    page = request.POST.get("page", "")
+    if page.isascii() and page.isdigit():
+        back += f"?page={page}"
+    return redirect(back)
