@@ -71,7 +71,8 @@ PROBATIONARY = "probationary"
 NORMAL = "normal"
 SUSPENDED_STANDING = "suspended"
 
-# Events that need an organisation (where the member is after the event).
+# Events that need an organisation (where the member is after the event). An admission may have
+# none: the member was admitted outside the platform and arrives later by a transfer in.
 NEEDS_ORGANIZATION = frozenset({ADMITTED, TRANSFERRED_IN, TRANSFERRED})
 
 
@@ -169,7 +170,10 @@ def check(events, new: Event) -> None:
             raise TimelineError("admission must be the first event", "not_first")
         return
     if kind == TRANSFERRED_IN:
-        if before.status not in (NOT_YET, "transferred_out"):
+        # Admitted elsewhere (an admission with no organisation of the platform) and arriving
+        # now, from an introduction letter, is a transfer in too.
+        arriving = before.status == ACTIVE and before.organization_id is None
+        if before.status not in (NOT_YET, "transferred_out") and not arriving:
             raise TimelineError("the member is already here", "already_active")
         if new.organization_id is None:
             raise TimelineError("a transfer in names the organisation", "organization_required")
@@ -274,9 +278,10 @@ def contact_flag(
     today: datetime.date,
 ) -> tuple[str, datetime.date | None]:
     """What a member out of contact since `lost_on` is due for, and since when:
-    ("suspend", day) six months after contact was lost while the standing is normal;
-    ("remove", day) two more years after the standing was suspended (or, without a recorded
-    suspension, two years after the suspension became due); ("", next day) otherwise."""
+    ("suspend", day) six months after contact was lost (to the day), while the standing is
+    normal (`suspended_on` None); ("remove", day) two more years after the standing was
+    suspended, counted from the suspension or, when it came early (before the six months were
+    up), from the day it fell due; ("", the day the next flag falls due) otherwise."""
     if lost_on is None:
         return "", None
     suspend_due = add_months(lost_on, SUSPEND_AFTER_MONTHS)

@@ -330,8 +330,21 @@ def _duplicate_check(clean: dict, instance: Member | None) -> None:
 
 
 @transaction.atomic
-def create_member(*, actor, organization: Organization, data: dict) -> Member:
-    """Record a member: the record and the first events (admitted, and became full if so)."""
+def create_member(
+    *,
+    actor,
+    organization: Organization,
+    data: dict,
+    arrived_on: datetime.date | None = None,
+    arrived_from: str = "",
+    reference: str = "",
+) -> Member:
+    """Record a member: the record and the first events (admitted, and became full if so).
+
+    With `arrived_on`, the member was admitted and may have become full outside the platform
+    (`arrived_from`) and arrives here that day: the timeline says so (admitted with no
+    organisation of the platform, then transferred in), so asked about an earlier date the
+    platform does not count them in `organization`."""
     _require(actor, "member.change", organization)
     _check_organization(organization)
     clean = clean_record(data)
@@ -355,7 +368,8 @@ def create_member(*, actor, organization: Organization, data: dict) -> Member:
             member=member,
             kind=EventKind.ADMITTED,
             occurred_on=member.joined_on,
-            organization=organization,
+            organization=None if arrived_on else organization,
+            detail=arrived_from[:255] if arrived_on else "",
             created_by=_user(actor),
         )
     ]
@@ -365,6 +379,24 @@ def create_member(*, actor, organization: Organization, data: dict) -> Member:
                 member=member,
                 kind=EventKind.BECAME_FULL,
                 occurred_on=member.full_on,
+                created_by=_user(actor),
+            )
+        )
+    if arrived_on:
+        if arrived_on < member.joined_on or arrived_on > timezone.localdate():
+            raise ValidationFailed(
+                _("The member arrives after joining the Party and not in the future."),
+                code="arrival_date",
+                field="arrived_on",
+            )
+        events.append(
+            StandingEvent(
+                member=member,
+                kind=EventKind.TRANSFERRED_IN,
+                occurred_on=arrived_on,
+                organization=organization,
+                detail=arrived_from[:255],
+                reference=reference[:64],
                 created_by=_user(actor),
             )
         )

@@ -17,6 +17,7 @@ from dangjian.core import codes
 from dangjian.core import selectors as core_selectors
 from dangjian.core.errors import Forbidden, NotFound, ServiceError
 from dangjian.core.models import BRANCH_KINDS, Organization
+from dangjian.transfers import selectors as transfer_selectors
 
 from . import selectors, services
 from .columns import BY_KEY, COLUMNS, DEFAULT_KEYS
@@ -228,6 +229,12 @@ def member_detail(request, pk):
             "age": services.rules.age_on(member.birth_date, _today()),
             "event_form": EventForm(),
             "tab": request.GET.get("tab", "record"),
+            # Transfers, letters, mobility and contact (transfers app): one query.
+            "open_transfer": transfer_selectors.transfers(user)
+            .filter(member=member, state="pending")
+            .first(),
+            "may_move": member.status == Status.ACTIVE
+            and core_selectors.can(user, "transfer.manage", member.organization),
         },
     )
 
