@@ -17,6 +17,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dangjian.core.models import Organization
 
@@ -141,7 +142,7 @@ class Transfer(models.Model):
 
 class MobileState(models.TextChoices):
     ACTIVE = "active", _("Away")
-    RETURNED = "returned", _("Returned")
+    RETURNED = "returned", pgettext_lazy("mobile member", "Returned")
     CONVERTED = "converted", _("Turned into a transfer")
 
 
