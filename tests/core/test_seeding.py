@@ -9,19 +9,25 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from dangjian.committees import selectors as committees
+from dangjian.committees.models import Election, OfficeHolder, Term
 from dangjian.core import seeding
 from dangjian.core.crypto import decrypt, keyed_hash
 from dangjian.core.idnumber import parse_id_number
 from dangjian.core.models import (
     ALLOWED_PARENT_KINDS,
     BRANCH_KINDS,
+    AuditEvent,
     Organization,
     OrgKind,
     RoleAssignment,
     User,
 )
 from dangjian.members.models import Member
+from dangjian.transfers import selectors as transfers
+from dangjian.transfers.models import MobileStay, Transfer
 
 TODAY = datetime.date(2025, 6, 1)
 
@@ -189,11 +195,16 @@ def test_demo_accounts(seeded):
 
 @pytest.mark.django_db
 def test_refuses_to_seed_twice(seeded):
+    terms, transfers = Term.objects.count(), Transfer.objects.count()
     with pytest.raises(seeding.SeedError):
         seeding.seed(members=10, orgs=5, seed=1)
     with pytest.raises(CommandError, match="already holds organisations"):
         call_command("seed", members=10, orgs=5, no_progress=True, stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("seed", members=10, orgs=5, if_empty=True, no_progress=True, stdout=out)
+    assert "already has data" in out.getvalue()
     assert Organization.objects.count() == 40
+    assert (Term.objects.count(), Transfer.objects.count()) == (terms, transfers)
 
 
 @pytest.mark.django_db
@@ -213,6 +224,8 @@ def test_command_without_demo_accounts_and_bad_input():
         "seed", members=30, orgs=8, demo_accounts=False, no_progress=True, stdout=io.StringIO()
     )
     assert not User.objects.exists()
+    # the organisations' life comes with the demo accounts (they are its actors)
+    assert not Term.objects.exists() and not Transfer.objects.exists()
 
 
 @pytest.mark.django_db
@@ -223,3 +236,116 @@ def test_no_query_per_row():
         seeding.seed(members=1500, orgs=100, seed=5, demo_accounts=False)
     # members and organisations, then about two timeline events a member
     assert len(queries) <= 1600 / 40 + 3000 / 60 + 5
+
+
+# The organisations' life -------------------------------------------------------------------
+
+
+def _user(username):
+    return User.objects.get(username=username)
+
+
+@pytest.mark.django_db
+def test_every_organisation_has_a_term_some_due_and_one_overdue(seeded):
+    today = timezone.localdate()
+    orgs = Organization.objects.exclude(kind=OrgKind.GROUP)
+    assert (
+        Term.objects.filter(ended_on__isnull=True).count() == orgs.count() == seeded.life["terms"]
+    )
+    for term in Term.objects.select_related("organization"):
+        assert term.elected_on >= term.organization.established_on
+        assert term.ends_on == term.due_on
+    county = _user("county")
+    rows = committees.annotate_status(list(committees.reelection_due(county)), today, 90)
+    statuses = Counter(t.status for t in rows)
+    assert statuses["overdue"] == 1 and statuses["due"] >= 1
+    [overdue] = [t for t in rows if t.status == "overdue"]
+    assert committees.reelection_due(_user("town")).filter(pk=overdue.pk).exists()
+    a = RoleAssignment.objects.get(user__username="secretary_a").organization
+    assert committees.reelection_due(_user("secretary_a")).filter(organization=a).exists()
+
+
+@pytest.mark.django_db
+def test_most_branches_have_a_secretary_and_the_shape_report_has_something_to_say(seeded):
+    branches = Organization.objects.filter(kind__in=BRANCH_KINDS)
+    with_secretary = branches.filter(
+        office_holders__position="secretary", office_holders__ended_on__isnull=True
+    ).distinct()
+    assert with_secretary.count() >= branches.count() * 0.7
+    for holder in OfficeHolder.objects.select_related("member", "organization"):
+        assert holder.member.category == "full" and holder.member.status == "active"
+        home = holder.organization
+        if home.kind == OrgKind.GROUP:
+            home = Organization.objects.get(path=home.parent_path)
+        assert holder.member.org_path.startswith(home.path)
+        assert holder.started_on >= holder.member.full_on
+    assert OfficeHolder.objects.count() == seeded.life["office_holders"]
+    counts = committees.shape_counts(_user("county"))
+    assert counts["no_secretary"] >= 1
+
+
+@pytest.mark.django_db
+def test_an_election_awaits_the_township(seeded):
+    [election] = Election.objects.all()
+    a = RoleAssignment.objects.get(user__username="secretary_a").organization
+    assert (election.organization, election.status, election.valid) == (a, "recorded", True)
+    assert list(committees.pending_approvals(_user("town"))) == [election]
+    assert list(committees.pending_approvals(_user("secretary_a"))) == []
+    assert election.candidates.filter(elected=True).exists()
+    assert AuditEvent.objects.get(action="election.record").user_label == "secretary_a"
+
+
+@pytest.mark.django_db
+def test_transfers_a_letter_and_mobile_members_under_way(seeded):
+    a = RoleAssignment.objects.get(user__username="secretary_a").organization
+    b = RoleAssignment.objects.get(user__username="secretary_b").organization
+    internal = Transfer.objects.filter(direction="internal", state="pending")
+    assert sorted((t.from_org_id, t.to_org_id) for t in internal) == sorted(
+        [(a.pk, b.pk), (b.pk, a.pk)]
+    )
+    assert transfers.incoming(_user("secretary_b")).filter(from_org=a).count() == 1
+    [letter] = Transfer.objects.filter(direction="outgoing")
+    assert (letter.state, letter.from_org, letter.letter_number[:4]) == (
+        "pending",
+        a,
+        str(timezone.localdate().year),
+    )
+    assert letter.valid_until > timezone.localdate()
+    [away] = MobileStay.objects.filter(member__isnull=False)
+    assert away.home_org == a and Member.objects.get(pk=away.member_id).mobile
+    [guest] = transfers.guests_of(a)
+    assert guest.member is None and guest.home_text
+    assert not Member.objects.filter(name=guest.person_name, organization__in=[a, b]).exists()
+    for t in Transfer.objects.all():  # nobody in two places
+        assert Member.objects.get(pk=t.member_id).organization_id == t.from_org_id
+    assert AuditEvent.objects.filter(action="transfer.start").count() == 2
+    assert seeded.life["transfers"] == 2 and seeded.life["letters"] == 1
+
+
+@pytest.mark.django_db
+def test_a_member_out_of_contact_for_eight_months_is_flagged(seeded):
+    b = RoleAssignment.objects.get(user__username="secretary_b").organization
+    [row] = transfers.with_flags(transfers.out_of_contact(_user("secretary_b")))
+    assert row.organization == b and row.flag == "suspend" and row.standing == "normal"
+    months = (timezone.localdate().year - row.out_of_contact_since.year) * 12 + (
+        timezone.localdate().month - row.out_of_contact_since.month
+    )
+    assert months == 8
+
+
+@pytest.mark.django_db
+def test_the_life_is_written_in_bulk():
+    with CaptureQueriesContext(connection) as queries:
+        seeding.seed(members=1500, orgs=100, seed=5)
+    inserts = Counter(
+        table
+        for q in queries
+        if q["sql"].startswith("INSERT")
+        for table in ("committees_term", "committees_officeholder")
+        if f'"{table}"' in q["sql"].split("(")[0]
+    )
+    # Batches only (SQLite caps a statement at 999 parameters: about 60 rows), not a row each.
+    terms, holders = Term.objects.count(), OfficeHolder.objects.count()
+    assert terms > 50 and holders > 100
+    assert 1 <= inserts["committees_term"] <= terms / 60 + 1
+    assert 1 <= inserts["committees_officeholder"] <= holders / 60 + 1

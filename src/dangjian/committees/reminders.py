@@ -65,5 +65,16 @@ def send_reelection_reminders(today: datetime.date | None = None, *, batch: int 
                         url=reverse("committees:org", args=[org.pk]),
                     )
                 )
-        created = Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-        sent += len(created)
+        if not rows:
+            continue
+        # bulk_create(ignore_conflicts) returns every row, inserted or not: count only the new
+        # ones, so a second run reports 0. The constraint still settles a race between workers.
+        keys = {n.key for n in rows}
+        known = set(
+            Notification.objects.filter(key__in=keys, kind="reelection").values_list(
+                "user_id", "key"
+            )
+        )
+        rows = [n for n in rows if (n.user_id, n.key) not in known]
+        Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        sent += len(rows)

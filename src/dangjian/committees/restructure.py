@@ -15,13 +15,13 @@ from django.utils.translation import gettext as _
 
 from dangjian.core import audit, selectors
 from dangjian.core import services as core_services
-from dangjian.core.errors import NotFound, ValidationFailed
+from dangjian.core.errors import Forbidden, NotFound, ValidationFailed
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgStatus
 from dangjian.members.models import EventKind, Member, StandingEvent
 from dangjian.members.services import subject_of
 
-from .models import OfficeHolder
-from .services import _end_holders, _user
+from .models import OfficeHolder, Term
+from .services import TERM_FIELDS, _end_holders, _user
 
 PREVIEW_NAMES = 50
 
@@ -30,6 +30,7 @@ PREVIEW_NAMES = 50
 class Preview:
     members: int = 0
     member_names: list = field(default_factory=list)
+    guests: int = 0  # mobile members of elsewhere hosted here, who move with the members
     children: list = field(default_factory=list)  # organisations that move
     holders: list = field(default_factory=list)  # offices that end
     blocking: list = field(default_factory=list)  # transfers to decide first
@@ -44,9 +45,7 @@ def _require(actor, org: Organization) -> None:
     if selectors.can(actor, "org.dissolve", org):
         return
     if selectors.can(actor, "org.view", org):
-        raise ValidationFailed(
-            _("You may not restructure “%(org)s”.") % {"org": org.name}, code="forbidden"
-        )
+        raise Forbidden(_("You may not restructure “%(org)s”.") % {"org": org.name})
     raise NotFound(_("Organisation not found."))
 
 
@@ -96,7 +95,8 @@ def preview_merge(*, actor, source: Organization, target: Organization) -> Previ
         preview.problems.append(_("An organisation cannot be merged into itself or its own part."))
     if not source.is_active or not target.is_active:
         preview.problems.append(_("Both organisations must be active."))
-    if preview.members and target.kind not in BRANCH_KINDS:
+    preview.guests = _guests(source)
+    if (preview.members or preview.guests) and target.kind not in BRANCH_KINDS:
         preview.problems.append(
             _("Members can only move to a branch or joint branch: merge into a branch.")
         )
@@ -116,9 +116,13 @@ def _move_members(actor, members, target: Organization, on: datetime.date, detai
     moved = list(members.select_for_update())
     if not moved:
         return 0
+    later = set(
+        StandingEvent.objects.filter(
+            member_id__in=[m.pk for m in moved], occurred_on__gt=on
+        ).values_list("member_id", flat=True)
+    )
     for member in moved:
-        later = member.events.filter(occurred_on__gt=on).exists()
-        if later or member.joined_on > on:
+        if member.pk in later or member.joined_on > on:
             raise ValidationFailed(
                 _("%(name)s has timeline events after %(day)s: choose a later date.")
                 % {"name": member.name, "day": on.isoformat()},
@@ -173,7 +177,49 @@ def _move_members(actor, members, target: Organization, on: datetime.date, detai
             for h in ended
         ],
     )
+    # Members away as mobile members now belong, while away, to the new organisation.
+    from dangjian.transfers.models import MobileState, MobileStay
+
+    stays = list(MobileStay.objects.filter(member_id__in=ids, state=MobileState.ACTIVE))
+    MobileStay.objects.filter(pk__in=[s.pk for s in stays]).update(home_org=target)
+    audit.record_many(
+        actor,
+        "mobile.move",
+        [(s, {"home_org": s.home_org_id}, {"home_org": target.pk}, target.path) for s in stays],
+    )
     return len(ids)
+
+
+def _move_guests(actor, org: Organization, target: Organization) -> int:
+    """Mobile members of elsewhere taking part in `org`'s life go on at `target`."""
+    from dangjian.transfers.models import MobileState, MobileStay
+
+    stays = list(MobileStay.objects.filter(host_org=org, state=MobileState.ACTIVE))
+    MobileStay.objects.filter(pk__in=[s.pk for s in stays]).update(host_org=target)
+    audit.record_many(
+        actor,
+        "mobile.move",
+        [(s, {"host_org": s.host_org_id}, {"host_org": target.pk}, target.path) for s in stays],
+    )
+    return len(stays)
+
+
+def _guests(org: Organization) -> int:
+    from dangjian.transfers.models import MobileState, MobileStay
+
+    return MobileStay.objects.filter(host_org=org, state=MobileState.ACTIVE).count()
+
+
+def _end_term(actor, org: Organization, on: datetime.date) -> None:
+    """The current term of an organisation that ceases ends with it."""
+    term = Term.objects.select_for_update().filter(organization=org, ended_on__isnull=True).first()
+    if term is None:
+        return
+    before = audit.snapshot(term, TERM_FIELDS)
+    term.ended_on = max(on, term.elected_on)
+    term.save(update_fields=["ended_on"])
+    old, new = audit.diff(before, audit.snapshot(term, TERM_FIELDS))
+    audit.record(actor, "term.end", term, before=old, after=new, org_path=org.path)
 
 
 def _date(on) -> datetime.date:
@@ -201,7 +247,9 @@ def merge(*, actor, source: Organization, target: Organization, on=None) -> Orga
     for child in preview.children:
         core_services.move_organization(actor=actor, org=child, new_parent=target)
     _move_members(actor, _members_of(source), target, on, detail)
+    _move_guests(actor, source, target)
     _end_holders(actor, source, on, detail, keep_groups=False)
+    _end_term(actor, source, on)
     source.refresh_from_db()
     core_services.dissolve_organization(actor=actor, org=source, on=on)
     audit.record(
@@ -284,6 +332,12 @@ def preview_dissolve(
         )
     if preview.members and move_members_to is None:
         preview.problems.append(_("Choose where its members move to."))
+    preview.guests = _guests(org)
+    if preview.guests and move_members_to is None:
+        preview.problems.append(
+            _("%(n)d mobile members of elsewhere take part here: choose where they go on.")
+            % {"n": preview.guests}
+        )
     if move_members_to is not None and move_members_to.kind not in BRANCH_KINDS:
         preview.problems.append(_("Members can only move to a branch or joint branch."))
     if preview.blocking:
@@ -313,5 +367,7 @@ def dissolve(
                 field="move_members_to",
             )
         _move_members(actor, _members_of(org), target, on, detail)
+        _move_guests(actor, org, target)
     _end_holders(actor, org, on, _("organisation dissolved"), keep_groups=False)
+    _end_term(actor, org, on)
     return core_services.dissolve_organization(actor=actor, org=org, on=on)

@@ -105,7 +105,9 @@ def get_term(user, pk) -> Term:
 def pending_approvals(user) -> QuerySet:
     """Elections awaiting a decision that this user may take (at the committee above)."""
     prefixes = selectors.scope_for(user, "org.officers")
-    qs = Election.objects.filter(status="recorded").select_related("organization")
+    qs = Election.objects.filter(
+        status="recorded", organization__status=OrgStatus.ACTIVE
+    ).select_related("organization")
     if not prefixes:
         return qs.none()
     if "" in prefixes:

@@ -8,6 +8,7 @@ nobody approves their own election.
 import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -109,6 +110,8 @@ def _check_org(org: Organization) -> None:
 
 
 def _check_date(day, field: str, *, not_before: datetime.date | None = None) -> datetime.date:
+    if isinstance(day, datetime.datetime):  # a date and time compares with neither
+        day = timezone.localtime(day).date() if timezone.is_aware(day) else day.date()
     if not isinstance(day, datetime.date):
         raise ValidationFailed(_("Enter a valid date."), code="required", field=field)
     if day > timezone.localdate():
@@ -134,8 +137,10 @@ def _text(value, field: str, limit: int) -> str:
 
 
 def _eligible(member: Member, org: Organization, field: str = "member") -> None:
-    """Only full members in good standing of the organisation's subtree hold its offices."""
-    if not member.org_path.startswith(org.path) or member.status != "active":
+    """Only full members in good standing of the organisation's subtree hold its offices (of
+    the branch, for a Party group: members belong to branches, never to their groups)."""
+    home = org.parent_path if org.kind == OrgKind.GROUP else org.path
+    if not member.org_path.startswith(home) or member.status != "active":
         raise ValidationFailed(
             _("%(name)s is not a member of “%(org)s”.") % {"name": member.name, "org": org.name},
             code="not_a_member",
@@ -158,9 +163,10 @@ def _new_term(actor, org, form, elected_on, election=None) -> Term:
     previous = Term.objects.select_for_update().filter(organization=org, ended_on__isnull=True)
     previous = previous.first()
     if previous is not None:
-        if elected_on < previous.elected_on:
+        # The same day again is the same term entered twice.
+        if elected_on <= previous.elected_on:
             raise ValidationFailed(
-                _("The current term began on %(day)s; a new one cannot begin earlier.")
+                _("The current term began on %(day)s; a new one must begin later.")
                 % {"day": previous.elected_on.isoformat()},
                 code="before_current_term",
                 field="elected_on",
@@ -203,7 +209,7 @@ def record_term(*, actor, org: Organization, form: str, elected_on) -> Term:
     _check_org(org)
     if form not in Form.values:
         raise ValidationFailed(_("Choose the form."), code="invalid_form", field="form")
-    _check_date(elected_on, "elected_on")
+    elected_on = _check_date(elected_on, "elected_on")
     return _new_term(actor, org, form, elected_on)
 
 
@@ -270,7 +276,8 @@ def appoint(
             code="position_not_here",
             field="position",
         )
-    _check_date(started_on, "started_on")
+    started_on = _check_date(started_on, "started_on")
+    member = Member.objects.get(pk=member.pk)  # as it is now, not as the caller last saw it
     _eligible(member, org)
     taken = _position_taken(org, position)
     if taken is not None:
@@ -341,16 +348,22 @@ def _end_holders(actor, org: Organization, on: datetime.date, reason: str, *, ke
     if keep_groups:
         holders = holders.exclude(position=Position.GROUP_LEADER)
     items = []
+    late = []  # took office after `on` (appointed after the election day, say): end that day
     for holder in holders:
+        ended_on = max(on, holder.started_on)
+        if ended_on != on:
+            late.append(holder.pk)
         items.append(
             (
                 holder,
                 {"ended_on": None},
-                {"ended_on": on.isoformat(), "end_reason": reason},
+                {"ended_on": ended_on.isoformat(), "end_reason": reason},
                 org.path,
             )
         )
     holders.update(ended_on=on, end_reason=reason[:128])
+    if late:
+        OfficeHolder.objects.filter(pk__in=late).update(ended_on=F("started_on"))
     audit.record_many(actor, "office.end", items)
     return len(items)
 
@@ -359,6 +372,8 @@ def _end_holders(actor, org: Organization, on: datetime.date, reason: str, *, ke
 
 
 def _int(value, field: str) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValidationFailed(_("Enter a whole number."), code="not_a_number", field=field)
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -422,11 +437,16 @@ def record_election(*, actor, org: Organization, data: dict) -> Election:
     if not candidates:
         raise ValidationFailed(_("Add the candidates."), code="no_candidates", field="candidates")
     votes: dict[int, int] = {}
+    # The records as they are now, not as the caller last saw them.
+    current = Member.objects.in_bulk(
+        [row.get("member").pk for row in candidates if isinstance(row.get("member"), Member)]
+    )
     for i, row in enumerate(candidates):
         member = row.get("member")
         field = f"candidates.{i}"
-        if not isinstance(member, Member):
+        if not isinstance(member, Member) or member.pk not in current:
             raise ValidationFailed(_("Choose the member."), code="required", field=field)
+        member = current[member.pk]
         if member.pk in votes:
             raise ValidationFailed(
                 _("%(name)s is listed twice.") % {"name": member.name},
@@ -490,7 +510,7 @@ def record_election(*, actor, org: Organization, data: dict) -> Election:
     )
     rows = []
     for row in candidates:
-        member = row["member"]
+        member = current[row["member"].pk]
         position = row.get("position") or Position.MEMBER
         if form == Form.SECRETARY:
             position = Position.SECRETARY
@@ -568,7 +588,7 @@ def _take_office(actor, election: Election) -> None:
     org = Organization.objects.select_for_update().get(pk=election.organization_id)
     if org.status != OrgStatus.ACTIVE:
         raise ValidationFailed(_("“%(org)s” is dissolved.") % {"org": org.name}, code="dissolved")
-    elected = list(election.candidates.filter(elected=True).select_related("member"))
+    elected = list(election.candidates.filter(elected=True))
     if election.kind == ElectionKind.GENERAL:
         _end_holders(actor, org, election.held_on, _("term ended"))
         term = _new_term(actor, org, election.form, election.held_on, election=election)
@@ -582,9 +602,21 @@ def _take_office(actor, election: Election) -> None:
                     % {"name": taken.person_name, "position": candidate.get_position_display()},
                     code="position_taken",
                 )
+            if OfficeHolder.objects.filter(
+                organization=org,
+                member_id=candidate.member_id,
+                position=candidate.position,
+                ended_on__isnull=True,
+            ).exists():
+                raise Conflict(
+                    _("%(name)s already holds the position of %(position)s.")
+                    % {"name": candidate.person_name, "position": candidate.get_position_display()},
+                    code="already_holds",
+                )
+    members = Member.objects.in_bulk([c.member_id for c in elected])
     holders = []
     for candidate in elected:
-        member = Member.objects.get(pk=candidate.member_id)
+        member = members[candidate.member_id]
         _eligible(member, org)
         holders.append(
             OfficeHolder(

@@ -150,8 +150,10 @@ def meeting_is_valid(voting_members: int, present: int) -> bool:
 
 def resolution_passes(voting_members: int, present: int, yes: int, written: int = 0) -> bool:
     """A resolution passes only at a valid meeting and with yes votes from more than half of
-    the voting members expected (not of those present). `written`: yes opinions sent in writing
-    beforehand by members who are absent; they count among the yes votes."""
+    the voting members expected (not of those present).
+
+    yes: all yes votes, those cast at the meeting and the written ones; written: how many of
+    them are yes opinions sent in writing beforehand by members who are absent."""
     written = _count("written", written)
     yes = _count("yes", yes)
     valid = meeting_is_valid(voting_members, present)
@@ -159,6 +161,8 @@ def resolution_passes(voting_members: int, present: int, yes: int, written: int 
         raise ValueError("more written opinions than absent members")
     if yes > present + written:
         raise ValueError("more yes votes than voters")
+    if written > yes:
+        raise ValueError("the written yes opinions are part of the yes votes")
     return valid and yes * 2 > voting_members
 
 

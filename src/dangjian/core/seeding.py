@@ -7,7 +7,10 @@ Two halves:
   phone numbers). The same arguments give the same plan, byte for byte: one `random.Random`
   drives everything and nothing depends on set or dict iteration order.
 - `seed(...)` writes a plan with `bulk_create` in one transaction (no query per row), encrypts the
-  personal fields, then creates the demo accounts through the ordinary services.
+  personal fields, then creates the demo accounts through the ordinary services and, with them,
+  the organisations' life: terms and office-holders (in bulk), and through the services an
+  election awaiting approval, transfers under way, a letter, mobile members and a member out of
+  contact (so every list of the committees and transfers pages has something to show).
 
 Used by `manage.py seed` (and `dangjian seed`, `make run`) and by bench/seed.py.
 """
@@ -237,6 +240,9 @@ class SeedResult:
     accounts: list[DemoAccount]
     root_id: int
     seed: int
+    # The organisations' life (with the demo accounts only): what was made, and how long it took.
+    life: dict[str, int] = field(default_factory=dict)
+    life_seconds: float = 0.0
 
     @property
     def orgs(self) -> int:
@@ -244,7 +250,7 @@ class SeedResult:
 
     @property
     def seconds(self) -> float:
-        return self.org_seconds + self.member_seconds + self.account_seconds
+        return self.org_seconds + self.member_seconds + self.account_seconds + self.life_seconds
 
     def rates(self) -> dict[str, float]:
         def rate(rows, secs):
@@ -1066,6 +1072,8 @@ def seed(
 
         accounts = _demo_accounts(plan, ids) if demo_accounts else []
         t3 = time.perf_counter()
+        life = _demo_life(plan, ids, seed=seed) if demo_accounts else {}
+        t4 = time.perf_counter()
 
     return SeedResult(
         orgs_by_kind=dict(sorted(Counter(o.kind for o in plan.orgs).items())),
@@ -1076,7 +1084,26 @@ def seed(
         accounts=accounts,
         root_id=ids[plan.root.path],
         seed=seed,
+        life=life,
+        life_seconds=t4 - t3,
     )
+
+
+def _demo_places(plan: Plan) -> tuple[OrgSpec, OrgSpec, OrgSpec, OrgSpec]:
+    """(root, town, branch A, branch B): where the demo accounts work."""
+    root = plan.root
+    town = next((o for o in root.children if o.label == "township"), root.children[0])
+    # Two sibling branches under the township committee (or, failing that, anywhere).
+    candidates = [
+        town,
+        *[o for o in plan.orgs if o.kind in (OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH)],
+    ]
+    for parent in candidates:
+        kids = [c for c in parent.children if c.kind in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)]
+        if len(kids) >= 2:
+            return root, town, kids[0], kids[1]
+    kids = [o for o in plan.orgs if o.kind in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)]
+    return root, town, kids[0], kids[min(1, len(kids) - 1)]
 
 
 def _demo_accounts(plan: Plan, ids: dict[str, int]) -> list[DemoAccount]:
@@ -1085,22 +1112,7 @@ def _demo_accounts(plan: Plan, ids: dict[str, int]) -> list[DemoAccount]:
     from . import services
     from .models import Organization
 
-    root = plan.root
-    town = next((o for o in root.children if o.label == "township"), root.children[0])
-    # Two sibling branches under the township committee (or, failing that, anywhere).
-    candidates = [
-        town,
-        *[o for o in plan.orgs if o.kind in (OrgKind.COMMITTEE, OrgKind.GENERAL_BRANCH)],
-    ]
-    branch_a = branch_b = None
-    for parent in candidates:
-        kids = [c for c in parent.children if c.kind in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)]
-        if len(kids) >= 2:
-            branch_a, branch_b = kids[0], kids[1]
-            break
-    if branch_a is None:
-        kids = [o for o in plan.orgs if o.kind in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)]
-        branch_a, branch_b = kids[0], kids[min(1, len(kids) - 1)]
+    root, town, branch_a, branch_b = _demo_places(plan)
     orgs = {
         o.pk: o
         for o in Organization.objects.filter(
@@ -1165,3 +1177,301 @@ def _demo_accounts(plan: Plan, ids: dict[str, int]) -> list[DemoAccount]:
             Member.objects.filter(pk=member.pk).update(user=user)
         result.append(DemoAccount(username, display, description, role, spec.name))
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# The organisations' life (demo only)
+# --------------------------------------------------------------------------------------------
+
+BRANCH_POSTS = ("secretary", "organisation", "publicity", "discipline", "member")
+COMMITTEE_POSTS = ("secretary", "deputy", "organisation", "publicity", "discipline", "member")
+DUE_SOON_SHARE = 0.06  # of the terms: re-election due within the lead time
+NO_SECRETARY_SHARE = 0.12  # of the branches: nobody in office (a shape warning to look at)
+
+
+@dataclass
+class _Person:
+    pk: int
+    org_id: int
+    name: str
+    full_on: datetime.date | None
+
+
+def _demo_life(plan: Plan, ids: dict[str, int], *, seed: int) -> dict[str, int]:
+    """Terms for every organisation (a few due soon, one overdue) and office-holders for most,
+    written in bulk; then, as the demo accounts and through the services (so the audit log
+    shows them): an election at branch A awaiting the township's approval, transfers between A
+    and B under way, an introduction letter, a mobile member away, a guest from elsewhere, and a
+    member out of contact for eight months. Same seed, same choices."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from dangjian.committees.models import OfficeHolder, Term
+    from dangjian.members.models import Member
+
+    from . import rules
+    from .models import User
+
+    rng = random.Random(f"life-{seed}")
+    today = timezone.localdate()  # the services refuse dates after the real today
+    lead = settings.REELECTION_LEAD_DAYS
+    root, town, branch_a, branch_b = _demo_places(plan)
+    people: dict[int, list[_Person]] = {}
+    for pk, org_id, name, full_on in (
+        Member.objects.filter(category="full", status="active")
+        .order_by("pk")
+        .values_list("pk", "organization_id", "name", "full_on")
+    ):
+        people.setdefault(org_id, []).append(_Person(pk, org_id, name, full_on))
+    by_path = {o.path: o for o in plan.orgs}
+    # A few full members of each subtree, for the committees above the branches.
+    pools: dict[str, list[_Person]] = {}
+    for spec in plan.orgs:
+        if spec.kind in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH):
+            for person in people.get(ids[spec.path], [])[1:4]:
+                for end in range(STEPLEN, len(spec.path), STEPLEN):
+                    pool = pools.setdefault(spec.path[:end], [])
+                    if len(pool) < len(COMMITTEE_POSTS) + 1:
+                        pool.append(person)
+    # One branch overdue, under the township if it can be (old enough to have had a term).
+    old_enough = rules.add_years(today - datetime.timedelta(days=30), -5)
+    overdue = next(
+        (
+            o
+            for o in [*town.children, *plan.orgs]
+            if o.kind == OrgKind.BRANCH
+            and o not in (branch_a, branch_b)
+            and o.established_on <= old_enough
+        ),
+        None,
+    )
+
+    terms: list[tuple[OrgSpec, Term]] = []
+    for spec in plan.orgs:
+        if spec.kind == OrgKind.GROUP:
+            continue
+        years = rules.term_years(spec.kind, spec.unit_type, today)
+        elected = None
+        if spec is overdue:
+            elected = rules.add_years(today - datetime.timedelta(days=30), -years)
+        elif spec is branch_a or rng.random() < DUE_SOON_SHARE:
+            elected = rules.add_years(today + datetime.timedelta(days=rng.randint(20, 80)), -years)
+        if elected is None or elected < spec.established_on:
+            latest = today - datetime.timedelta(days=30)
+            earliest = max(
+                spec.established_on, today - datetime.timedelta(days=years * 365 - lead - 30)
+            )
+            span = max(0, (latest - earliest).days)
+            elected = min(latest, earliest + datetime.timedelta(days=int(rng.random() * span)))
+        full_here = len(people.get(ids[spec.path], []))
+        branch = spec.kind in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
+        form = "secretary" if branch and full_here < rules.COMMITTEE_FROM_FULL else "committee"
+        ends_on = rules.term_end(spec.kind, spec.unit_type, elected)
+        terms.append(
+            (
+                spec,
+                Term(
+                    organization_id=ids[spec.path],
+                    form=form,
+                    elected_on=elected,
+                    term_years=rules.term_years(spec.kind, spec.unit_type, elected),
+                    rule_version=rules.term_rule(elected).version,
+                    ends_on=ends_on,
+                    due_on=ends_on,
+                ),
+            )
+        )
+    Term.objects.bulk_create([t for _s, t in terms], batch_size=1000)
+
+    holders: list[OfficeHolder] = []
+    group_leaders: dict[str, int] = {}
+    for spec, term in terms:
+        branch = spec.kind in (OrgKind.BRANCH, OrgKind.JOINT_BRANCH)
+        if branch:
+            demo = spec in (branch_a, branch_b)
+            if not demo and rng.random() < NO_SECRETARY_SHARE:
+                continue
+            chosen = [p for p in people.get(term.organization_id, []) if p.full_on]
+            if term.form == "secretary":
+                posts = ("secretary", "deputy") if rng.random() < 0.3 else ("secretary",)
+            else:
+                posts = BRANCH_POSTS[: 3 if len(chosen) < 15 else 5]
+        else:
+            chosen = pools.get(spec.path, [])
+            posts = COMMITTEE_POSTS[: 5 if spec.kind == OrgKind.GENERAL_BRANCH else 6]
+        for person, post in zip(chosen, posts, strict=False):
+            holders.append(
+                OfficeHolder(
+                    organization_id=term.organization_id,
+                    term=term,
+                    member_id=person.pk,
+                    person_name=person.name,
+                    position=post,
+                    started_on=max(term.elected_on, person.full_on or term.elected_on),
+                )
+            )
+    for spec in plan.orgs:  # each Party group led by a member of its branch
+        if spec.kind != OrgKind.GROUP:
+            continue
+        parent = by_path[spec.path[:-STEPLEN]]
+        n = group_leaders.get(parent.path, 0)
+        branch_people = people.get(ids[parent.path], [])
+        if n + 1 < len(branch_people):
+            group_leaders[parent.path] = n + 1
+            person = branch_people[n + 1]
+            holders.append(
+                OfficeHolder(
+                    organization_id=ids[spec.path],
+                    member_id=person.pk,
+                    person_name=person.name,
+                    position="group_leader",
+                    started_on=max(spec.established_on, person.full_on or spec.established_on),
+                )
+            )
+    OfficeHolder.objects.bulk_create(holders, batch_size=1000)
+    life = {"terms": len(terms), "office_holders": len(holders)}
+
+    users = {u.username: u for u in User.objects.filter(username__in=DEMO_USERNAMES)}
+    a_id, b_id = ids[branch_a.path], ids[branch_b.path]
+    if a_id == b_id:
+        return life
+    busy = set(
+        OfficeHolder.objects.filter(organization_id__in=[a_id, b_id]).values_list(
+            "member_id", flat=True
+        )
+    ) | set(
+        Member.objects.filter(user__isnull=False).values_list("pk", flat=True)
+    )  # office-holders and the member_a login stay put
+    life.update(_demo_events(users, a_id, b_id, people, busy, today, rng))
+    return life
+
+
+def _demo_events(users, a_id, b_id, people, busy, today, rng) -> dict[str, int]:
+    """The demo accounts at work, through the services."""
+    from dangjian.committees import services as committees
+    from dangjian.members import services as members
+    from dangjian.members.models import Member
+    from dangjian.transfers import services as transfers
+
+    from .models import Organization
+    from .rules import add_months
+
+    a = Organization.objects.get(pk=a_id)
+    b = Organization.objects.get(pk=b_id)
+    secretary_a, secretary_b = users["secretary_a"], users["secretary_b"]
+    done = dict.fromkeys(
+        ("elections", "transfers", "letters", "mobile_out", "mobile_in", "out_of_contact"), 0
+    )
+    in_a = [p for p in people.get(a_id, []) if p.full_on]
+    free_a = [p for p in in_a if p.pk not in busy]
+    free_b = [p for p in people.get(b_id, []) if p.full_on and p.pk not in busy]
+
+    # Branch A held its re-election a week ago; the township has yet to approve it.
+    held_on = today - datetime.timedelta(days=7)
+    eligible = [p for p in in_a if p.full_on < held_on]
+    voters = len(eligible)
+    chosen = [p for p in eligible if p.pk not in {q.pk for q in free_a[:3]}][:4]
+    records = Member.objects.in_bulk([p.pk for p in chosen])
+    candidates = [records[p.pk] for p in chosen]
+    if voters >= 7 and len(candidates) == 4:
+        present = voters - (1 if voters >= 10 else 0)
+        data = {
+            "kind": "general",
+            "form": "committee",
+            "held_on": held_on,
+            "seats": 3,
+            "voters_expected": voters,
+            "voters_present": present,
+            "candidates": [
+                {"member": m, "votes": v, "position": post}
+                for m, v, post in zip(
+                    candidates,
+                    (present, present - 1, present - 2, 2),
+                    ("secretary", "organisation", "publicity", "member"),
+                    strict=True,
+                )
+            ],
+        }
+        committees.record_election(actor=secretary_a, org=a, data=data)
+        done["elections"] = 1
+    elif candidates:
+        data = {
+            "kind": "general",
+            "form": "secretary",
+            "held_on": held_on,
+            "seats": 1,
+            "voters_expected": voters,
+            "voters_present": voters,
+            "candidates": [{"member": candidates[0], "votes": voters}],
+        }
+        committees.record_election(actor=secretary_a, org=a, data=data)
+        done["elections"] = 1
+
+    # Transfers under way both ways between A and B, and a letter out of the platform.
+    if free_a:
+        m = Member.objects.get(pk=free_a[0].pk)
+        transfers.start_transfer(
+            actor=secretary_a, member=m, to_org=b, on=today - datetime.timedelta(days=3),
+            reason="工作单位变动",
+        )  # fmt: skip
+        done["transfers"] += 1
+    if free_b:
+        m = Member.objects.get(pk=free_b[0].pk)
+        transfers.start_transfer(
+            actor=secretary_b, member=m, to_org=a, on=today - datetime.timedelta(days=2),
+            reason="居住地变动",
+        )  # fmt: skip
+        done["transfers"] += 1
+    if len(free_a) > 1:
+        m = Member.objects.get(pk=free_a[1].pk)
+        transfers.issue_letter(
+            actor=secretary_a,
+            member=m,
+            counterpart="中共广州市天河区委组织部",
+            addressee="中共广州市天河区石牌街道工作委员会",
+            on=today - datetime.timedelta(days=5),
+            reason="随配偶迁居外省",
+        )
+        done["letters"] = 1
+    # A member of A away for a few months, and a member of elsewhere taking part in A's life.
+    if len(free_a) > 2:
+        since = today - datetime.timedelta(days=20)
+        transfers.register_mobile_out(
+            actor=secretary_a,
+            member=Member.objects.get(pk=free_a[2].pk),
+            destination="广东省深圳市南山区",
+            since=since,
+            expected_return=since + datetime.timedelta(days=120),
+            card_number=f"LD{today.year}{rng.randint(1, 9999):04d}",
+            note="务工",
+        )
+        done["mobile_out"] = 1
+    since = today - datetime.timedelta(days=15)
+    names = {p.name for p in [*people.get(a_id, []), *people.get(b_id, [])]}
+    namer = _Generator(rng.randint(1, 10**6), today)
+    guest = namer.person_name("1")
+    while guest in names:  # nobody to mistake the guest for
+        guest = namer.person_name("1")
+    transfers.register_mobile_in(
+        actor=secretary_a,
+        host_org=a,
+        person_name=guest,
+        home_text="河北省保定市某县某村党支部",
+        since=since,
+        expected_return=since + datetime.timedelta(days=90),
+        card_number=f"LD{today.year}{rng.randint(1, 9999):04d}",
+    )
+    done["mobile_in"] = 1
+    # A member of B nobody has reached for eight months: flagged for suspension, not acted on.
+    lost_on = add_months(today, -8)
+    lost = [p for p in free_b[1:] if p.full_on < lost_on]
+    if lost:
+        members.record_event(
+            actor=secretary_b,
+            member=Member.objects.get(pk=lost[0].pk),
+            kind="lost_contact",
+            on=lost_on,
+            detail="电话停机，多次上门未见本人",
+        )
+        done["out_of_contact"] = 1
+    return done

@@ -84,6 +84,8 @@ def _text(value, field: str, limit: int, *, required: bool = False) -> str:
 def _date(day, field: str, *, not_before: datetime.date | None = None) -> datetime.date:
     if day is None:
         day = timezone.localdate()
+    if isinstance(day, datetime.datetime):  # a date and time compares with neither
+        day = timezone.localtime(day).date() if timezone.is_aware(day) else day.date()
     if not isinstance(day, datetime.date):
         raise ValidationFailed(_("Enter a valid date."), code="required", field=field)
     if day > timezone.localdate():
@@ -127,7 +129,11 @@ def _target(org: Organization | None, field: str = "to_org") -> Organization:
 
 
 def _lock_member(member: Member) -> Member:
-    member = Member.objects.select_for_update().select_related("organization").get(pk=member.pk)
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .get(pk=member.pk)
+    )
     if member.status != "active":
         raise ValidationFailed(
             _("%(name)s is not an active member.") % {"name": member.name}, code="not_active"
@@ -164,26 +170,69 @@ def _create(**values) -> Transfer:
         with transaction.atomic():
             return Transfer.objects.create(**values)
     except IntegrityError:
+        member = values.get("member")
+        if values.get("letter_seq") and not (
+            member and Transfer.objects.filter(member=member, state=State.PENDING).exists()
+        ):
+            raise Conflict(
+                _("Another letter took this number just now: try again."),
+                code="letter_number_taken",
+            ) from None
         raise Conflict(
             _("This member already has a transfer under way."), code="transfer_open"
         ) from None
 
 
-def _end_offices(actor, member: Member, new_path: str | None, on: datetime.date) -> None:
+def _end_offices(
+    actor, member: Member, new_path: str | None, on: datetime.date, reason: str = ""
+) -> None:
     """A member who leaves an organisation leaves its offices (those of organisations that do
-    not contain the new place)."""
-    holders = OfficeHolder.objects.select_for_update().filter(member=member, ended_on__isnull=True)
+    not contain the new place; all of them when `new_path` is None)."""
+    holders = OfficeHolder.objects.select_for_update(of=("self",)).filter(
+        member=member, ended_on__isnull=True
+    )
     items = []
     for holder in holders.select_related("organization"):
         if new_path and new_path.startswith(holder.organization.path):
             continue
         before = {"ended_on": None}
         holder.ended_on = max(on, holder.started_on)
-        holder.end_reason = _("transferred")
+        holder.end_reason = (reason or _("transferred"))[:128]
         holder.save(update_fields=["ended_on", "end_reason"])
         after = {"ended_on": holder.ended_on.isoformat(), "end_reason": holder.end_reason}
         items.append((holder, before, after, holder.organization.path))
     audit.record_many(actor, "office.end", items)
+
+
+def _carry_stays(actor, transfer: Transfer, on: datetime.date) -> None:
+    """A member away as a mobile member stays away after a transfer: within the platform the
+    receiving organisation becomes their home; out of the platform the stay ends with the
+    transfer (the member is no longer ours to list)."""
+    stays = MobileStay.objects.select_for_update().filter(
+        member_id=transfer.member_id, state=MobileState.ACTIVE
+    )
+    for stay in stays:
+        before = audit.snapshot(stay, MOBILE_FIELDS)
+        if transfer.direction == Direction.INTERNAL:
+            stay.home_org = transfer.to_org
+            stay.save(update_fields=["home_org"])
+            action, side = "mobile.move", transfer.to_org
+        else:
+            stay.state = MobileState.CONVERTED
+            stay.returned_on = max(on, stay.since)
+            stay.transfer = transfer
+            stay.save(update_fields=["state", "returned_on", "transfer"])
+            action, side = "mobile.convert", transfer.from_org
+        old, new = audit.diff(before, audit.snapshot(stay, MOBILE_FIELDS))
+        audit.record(
+            actor,
+            action,
+            stay,
+            before=old,
+            after=new,
+            org_path=side.path,
+            subject=member_services.subject_of(transfer.member),
+        )
 
 
 # Within the platform -----------------------------------------------------------------------
@@ -239,7 +288,8 @@ def start_group_transfer(
 
 def _lock_transfer(transfer: Transfer) -> Transfer:
     return (
-        Transfer.objects.select_for_update()
+        # of=self: the joined rows may be null (outer join), which PostgreSQL cannot lock.
+        Transfer.objects.select_for_update(of=("self",))
         .select_related("member", "from_org", "to_org")
         .get(pk=transfer.pk)
     )
@@ -280,6 +330,7 @@ def accept_transfer(*, actor, transfer: Transfer, on=None) -> Transfer:
             code=exc.code,
         ) from None
     _end_offices(actor, transfer.member, to_org.path, on)
+    _carry_stays(actor, transfer, on)
     transfer.state = State.COMPLETED
     transfer.decided_on = on
     transfer.decided_by = _user(actor)
@@ -428,6 +479,7 @@ def record_receipt(*, actor, transfer: Transfer, on=None) -> Transfer:
         reference=transfer.letter_number,
     )
     _end_offices(actor, transfer.member, None, on)
+    _carry_stays(actor, transfer, on)
     transfer.state = State.COMPLETED
     transfer.receipt_on = on
     transfer.decided_on = on
@@ -445,7 +497,7 @@ def expire_letters(today: datetime.date | None = None, *, limit: int = 1000) -> 
     while True:
         with transaction.atomic():
             rows = list(
-                Transfer.objects.select_for_update(skip_locked=True)
+                Transfer.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(
                     state=State.PENDING,
                     direction__in=(Direction.OUTGOING, Direction.INCOMING),
@@ -588,7 +640,15 @@ def confirm_incoming(
     else:
         if not data:
             raise ValidationFailed(_("Fill in the member's record."), code="required")
-        member = member_services.create_member(actor=actor, organization=to_org, data=data)
+        # Admitted elsewhere, arriving here today by this letter: the timeline says so.
+        member = member_services.create_member(
+            actor=actor,
+            organization=to_org,
+            data=data,
+            arrived_on=on,
+            arrived_from=transfer.counterpart,
+            reference=transfer.letter_number,
+        )
     member.refresh_from_db()
     transfer.member = member
     transfer.person_name = member.name
@@ -625,7 +685,8 @@ def _mobile_dates(since, expected_return) -> tuple[datetime.date, datetime.date 
                 code="return_before_leaving",
                 field="expected_return",
             )
-        if expected_return > rules.add_months(since, MOBILE_MAX_MONTHS):
+        # Away six months or more at one place: that calls for a transfer (DOMAIN §7).
+        if expected_return >= rules.add_months(since, MOBILE_MAX_MONTHS):
             raise ValidationFailed(
                 _("Away for six months or more at one place: transfer the membership instead."),
                 code="too_long",
@@ -777,7 +838,9 @@ def convert_mobile(
         )
     _require(actor, stay.home_org)
     stay = (
-        MobileStay.objects.select_for_update().select_related("member", "host_org").get(pk=stay.pk)
+        MobileStay.objects.select_for_update(of=("self",))
+        .select_related("member", "host_org", "home_org")
+        .get(pk=stay.pk)
     )
     if stay.state != MobileState.ACTIVE:
         raise Conflict(_("This stay has already ended."), code="already_ended")
@@ -858,5 +921,8 @@ def decide_contact(*, actor, member: Member, decision: str, on=None, reference: 
         detail=_("out of contact since %(day)s") % {"day": member.out_of_contact_since.isoformat()},
         reference=reference,
     )
+    # Offices are held by full members in good standing: a suspended or removed member leaves
+    # them on the day of the decision.
+    _end_offices(actor, member, None, on, reason=_("out of contact"))
     member.refresh_from_db()
     return member

@@ -1,0 +1,160 @@
+"""Races on PostgreSQL, with two real connections in two threads: two people deciding the same
+transfer at once, two letters numbered at once, one letter registered twice at once.
+
+Both threads wait at a threading.Barrier, then run into a row the main connection holds locked;
+only when PostgreSQL shows both waiting does the main connection let go, so the two really meet
+at the lock instead of running one after the other by chance.
+"""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections, transaction
+
+from dangjian.core.errors import Conflict
+from dangjian.core.models import AuditEvent, Organization
+from dangjian.members.models import Member, StandingEvent
+from dangjian.transfers import services
+from dangjian.transfers.models import State, Transfer
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def waiting(pids: list) -> int:
+    """How many of these backends wait for a lock now (pg_locks is read live, unlike
+    pg_stat_activity, which stays as first seen for the rest of a transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)",
+            [pids],
+        )
+        return cursor.fetchone()[0]
+
+
+def race(gate: list, *calls) -> list:
+    """Run each call in its own thread and connection, all at once, while the main connection
+    holds the rows in `gate` (model instances) locked; release them once every thread waits.
+    Returns ("ok", result) or ("error", exception) per call, in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+    pids: list = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids[i] = cursor.fetchone()[0]
+            barrier.wait(timeout=30)
+            results[i] = ("ok", call())
+        except Exception as exc:  # the loser's Conflict, or anything unexpected
+            results[i] = ("error", exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    with transaction.atomic():
+        for obj in gate:
+            type(obj).objects.select_for_update().filter(pk=obj.pk).first()
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while None in pids or waiting(pids) < len(calls):
+            assert time.monotonic() < deadline, "the threads never met at the lock"
+            assert results == [None] * len(calls), f"a thread ended before the lock: {results}"
+            time.sleep(0.01)
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    return results
+
+
+def one_winner(results, code: str):
+    oks = [r for kind, r in results if kind == "ok"]
+    errors = [r for kind, r in results if kind == "error"]
+    assert len(oks) == 1 and len(errors) == 1, results
+    assert isinstance(errors[0], Conflict), repr(errors[0])
+    assert errors[0].code == code
+    return oks[0]
+
+
+@pytest.mark.parametrize(
+    ("second", "loser_code"),
+    [("accept", "already_decided"), ("return", "already_decided"), ("cancel", "already_decided")],
+    ids=["two-accept", "accept-and-return", "accept-and-cancel"],
+)
+def test_two_people_deciding_one_transfer_at_once(people, tree, roster, second, loser_code):
+    zhang = roster["zhang"]
+    t = services.start_transfer(actor=people["alice"], member=zhang, to_org=tree["branch_b"])
+    other = {
+        "accept": lambda: services.accept_transfer(actor=people["oscar"], transfer=t),
+        "return": lambda: services.return_transfer(
+            actor=people["oscar"], transfer=t, reason="不在本单位"
+        ),
+        "cancel": lambda: services.cancel_transfer(actor=people["alice"], transfer=t),
+    }[second]
+    results = race([t], lambda: services.accept_transfer(actor=people["bob"], transfer=t), other)
+    winner = one_winner(results, loser_code)
+    t.refresh_from_db()
+    assert t.state == winner.state != State.PENDING
+    m = Member.objects.get(pk=zhang.pk)
+    moved = t.state == State.COMPLETED
+    assert m.organization_id == (tree["branch_b"] if moved else tree["branch_a"]).pk
+    assert m.org_path == Organization.objects.get(pk=m.organization_id).path
+    assert StandingEvent.objects.filter(member=zhang, kind="transferred").count() == int(moved)
+    decided = AuditEvent.objects.filter(
+        object_type="transfers.transfer",
+        object_id=str(t.pk),
+        action__in=["transfer.accept", "transfer.return", "transfer.cancel"],
+    )
+    assert decided.count() == 1
+
+
+def test_two_accepting_at_once_exactly_one_wins(people, tree, roster):
+    zhang = roster["zhang"]
+    t = services.start_transfer(actor=people["alice"], member=zhang, to_org=tree["branch_b"])
+    results = race(
+        [t],
+        lambda: services.accept_transfer(actor=people["bob"], transfer=t),
+        lambda: services.accept_transfer(actor=people["oscar"], transfer=t),
+    )
+    one_winner(results, "already_decided")
+    assert StandingEvent.objects.filter(member=zhang, kind="transferred").count() == 1
+    assert Member.objects.get(pk=zhang.pk).organization_id == tree["branch_b"].pk
+    assert not Transfer.objects.filter(member=zhang, state=State.PENDING).exists()
+
+
+def test_two_letters_of_one_committee_at_once_get_distinct_numbers(people, tree, roster):
+    results = race(
+        [tree["town"]],  # the issuing committee's row: where numbering waits its turn
+        lambda: services.issue_letter(
+            actor=people["alice"], member=roster["zhang"], counterpart="外县党委"
+        ),
+        lambda: services.issue_letter(
+            actor=people["bob"], member=roster["zhao"], counterpart="邻县党委"
+        ),
+    )
+    assert [kind for kind, _r in results] == ["ok", "ok"], results
+    numbers = sorted(r.letter_seq for _kind, r in results)
+    assert numbers == [1, 2]
+    assert {r.letter_issuer_id for _kind, r in results} == {tree["town"].pk}
+
+
+@pytest.mark.parametrize("where", ["same-branch", "two-branches"])
+def test_one_letter_registered_twice_at_once(people, tree, where):
+    a = tree["branch_a"]
+    b = a if where == "same-branch" else tree["branch_b"]
+    registrar = people["alice"] if where == "same-branch" else people["bob"]
+
+    def register(actor, org):
+        return lambda: services.register_incoming(
+            actor=actor,
+            to_org=org,
+            letter_number="外组〔2026〕42号",
+            counterpart="外县委组织部",
+            person_name="孙八",
+        )
+
+    results = race([a, b], register(people["alice"], a), register(registrar, b))
+    one_winner(results, "duplicate_letter")
+    assert Transfer.objects.filter(direction="incoming").count() == 1
