@@ -35,9 +35,7 @@ def arrive(admin, org, **extra):
 
 def test_timeline_says_admitted_elsewhere_then_transferred_in(admin, tree):
     member = arrive(admin, tree["branch_a"])
-    kinds = list(
-        StandingEvent.objects.filter(member=member).values_list("kind", "organization_id")
-    )
+    kinds = list(StandingEvent.objects.filter(member=member).values_list("kind", "organization_id"))
     assert kinds == [
         ("admitted", None),
         ("became_full", None),

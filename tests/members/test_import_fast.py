@@ -12,7 +12,7 @@ import datetime
 import json
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.translation import override
 
 from dangjian.core import crypto
@@ -321,7 +321,7 @@ def snapshot(ids):
     return members, events, audits
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY writer: PostgreSQL only")
+@pytest.mark.postgres  # the COPY writer is PostgreSQL only
 def test_copy_writer_writes_what_the_batch_writer_writes(people, tree):
     oscar, branch = people["oscar"], tree["branch_a"]
     good = [r for r in ROWS[:25]]

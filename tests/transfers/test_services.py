@@ -15,7 +15,7 @@ from django.utils import timezone
 from dangjian.committees import services as committees
 from dangjian.committees.models import OfficeHolder
 from dangjian.core import services as core_services
-from dangjian.core.errors import Conflict, NotFound, ValidationFailed
+from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dangjian.core.models import AuditEvent, Organization
 from dangjian.core.rules import add_months
 from dangjian.members import selectors as member_selectors
@@ -131,7 +131,7 @@ def test_a_transfer_is_accepted_once(who, tree, roster):
 
 def test_the_sending_side_cannot_accept(who, tree, roster):
     t = services.start_transfer(actor=who["alice"], member=roster["zhang"], to_org=tree["branch_b"])
-    with nothing_written(), pytest.raises(NotFound):
+    with nothing_written(), pytest.raises(Forbidden):
         services.accept_transfer(actor=who["alice"], transfer=t)
     assert_in_one_place(roster["zhang"], tree["branch_a"], who)
 
@@ -183,7 +183,7 @@ def test_a_returned_transfer_leaves_the_member_where_they_were(who, tree, roster
 
 def test_the_sending_side_cancels(who, tree, roster):
     t = services.start_transfer(actor=who["alice"], member=roster["zhang"], to_org=tree["branch_b"])
-    with nothing_written(), pytest.raises(NotFound):
+    with nothing_written(), pytest.raises(Forbidden):
         services.cancel_transfer(actor=who["bob"], transfer=t)
     services.cancel_transfer(actor=who["alice"], transfer=t, reason="填错了")
     t.refresh_from_db()

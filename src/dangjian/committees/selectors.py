@@ -5,6 +5,7 @@ user's whole scope (or a subtree of it) in a fixed number of queries.
 """
 
 import datetime
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -268,7 +269,8 @@ def shape_counts(user) -> dict[str, int]:
     prefixes = selectors.scope_for(user, "org.view")
     if not prefixes:
         return {}
-    key = "shape-counts:" + ",".join(prefixes)
+    # Hashed: a user with many roles has a long list of prefixes (memcached keys are short).
+    key = "shape-counts:" + hashlib.sha256(",".join(prefixes).encode()).hexdigest()
     counts = cache.get(key)
     if counts is None:
         counts = dict.fromkeys(rules.SHAPE_PROBLEMS, 0)

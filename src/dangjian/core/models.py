@@ -311,10 +311,10 @@ class Notification(models.Model):
     class Meta:
         verbose_name = _("notification")
         ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="notification_once")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="notification_once")]
+        indexes = [
+            models.Index(fields=["user", "read_at", "created_at"], name="notification_inbox")
         ]
-        indexes = [models.Index(fields=["user", "read_at", "created_at"], name="notification_inbox")]
 
     def __str__(self) -> str:
         return self.title

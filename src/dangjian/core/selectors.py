@@ -149,7 +149,7 @@ def scope_roots(user) -> QuerySet:
     if not prefixes:
         return Organization.objects.none()
     if "" in prefixes:
-        return Organization.get_root_nodes().order_by("display_order", "path")
+        return Organization.objects.get_root_nodes().order_by("display_order", "path")
     return Organization.objects.filter(path__in=prefixes).order_by("display_order", "path")
 
 

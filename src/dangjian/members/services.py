@@ -553,6 +553,7 @@ def append_event(
     organization: Organization | None = None,
     detail: str = "",
     reference: str = "",
+    error_field: str = "kind",
 ) -> StandingEvent:
     """`record_event` without the permission check, for services that checked it their own way
     (the receiving side of a transfer accepts a member it could not yet edit)."""
@@ -573,7 +574,9 @@ def append_event(
         rules.check(existing, new)
         rules.validate([*existing, new])  # and every later event still fits
     except rules.TimelineError as exc:
-        raise ValidationFailed(timeline_message(exc.code), code=exc.code, field="kind") from None
+        raise ValidationFailed(
+            timeline_message(exc.code), code=exc.code, field=error_field
+        ) from None
     before = _audit_view(member)
     event = StandingEvent.objects.create(
         member=member,

@@ -62,11 +62,17 @@ def _user(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
-def _require(actor, org: Organization | None, action: str = "transfer.manage") -> None:
+def _require(
+    actor, org: Organization | None, action: str = "transfer.manage", *, seen_from=()
+) -> None:
+    """NotFound unless the actor sees the thing (from `org` or from the other side,
+    `seen_from`); Forbidden when seen but the action belongs to someone else."""
     if org is not None and selectors.can(actor, action, org):
         return
     if org is not None and selectors.can(actor, "transfer.view", org):
         raise Forbidden(_("You may not do this at “%(org)s”.") % {"org": org.name})
+    if any(o is not None and selectors.can(actor, "transfer.view", o) for o in seen_from):
+        raise Forbidden(_("This is for the other side of the transfer to do."))
     raise NotFound(_("Not found."))
 
 
@@ -309,7 +315,7 @@ def accept_transfer(*, actor, transfer: Transfer, on=None) -> Transfer:
     """The receiving side accepts: the member's timeline and organisation change now."""
     if transfer.direction != Direction.INTERNAL:
         raise ValidationFailed(_("Only a transfer within the platform is accepted here."))
-    _require(actor, transfer.to_org)
+    _require(actor, transfer.to_org, seen_from=(transfer.from_org,))
     transfer = _lock_transfer(transfer)
     _pending(transfer)
     on = _date(on, "decided_on", not_before=transfer.started_on)
@@ -351,7 +357,7 @@ def return_transfer(*, actor, transfer: Transfer, reason: str) -> Transfer:
     """The receiving side sends it back; refusing without a reason is not allowed."""
     if transfer.direction != Direction.INTERNAL:
         raise ValidationFailed(_("Only a transfer within the platform is returned here."))
-    _require(actor, transfer.to_org)
+    _require(actor, transfer.to_org, seen_from=(transfer.from_org,))
     reason = _text(reason, "reason", 255, required=True)
     transfer = _lock_transfer(transfer)
     _pending(transfer)
@@ -370,7 +376,7 @@ def cancel_transfer(*, actor, transfer: Transfer, reason: str = "") -> Transfer:
     """The side that started it withdraws it (a transfer, a letter, or a registered incoming
     letter)."""
     side = transfer.to_org if transfer.direction == Direction.INCOMING else transfer.from_org
-    _require(actor, side)
+    _require(actor, side, seen_from=(transfer.from_org, transfer.to_org))
     transfer = _lock_transfer(transfer)
     _pending(transfer)
     before = audit.snapshot(transfer, TRANSFER_FIELDS)
@@ -474,6 +480,7 @@ def record_receipt(*, actor, transfer: Transfer, on=None) -> Transfer:
         actor=actor,
         member=transfer.member,
         kind=EventKind.TRANSFERRED_OUT,
+        error_field="receipt_on",
         on=on,
         detail=transfer.counterpart,
         reference=transfer.letter_number,
@@ -604,7 +611,7 @@ def confirm_incoming(
     (`member`) or create the record from `data` (the member form)."""
     if transfer.direction != Direction.INCOMING:
         raise ValidationFailed(_("Only an incoming letter is confirmed here."))
-    _require(actor, transfer.to_org)
+    _require(actor, transfer.to_org, seen_from=(transfer.from_org,))
     transfer = _lock_transfer(transfer)
     _pending(transfer)
     on = _date(on, "decided_on", not_before=transfer.started_on)
@@ -632,6 +639,7 @@ def confirm_incoming(
             actor=actor,
             member=member,
             kind=EventKind.TRANSFERRED_IN,
+            error_field="decided_on",
             on=on,
             organization=to_org,
             detail=transfer.counterpart,
@@ -728,7 +736,12 @@ def register_mobile_out(
     if MobileStay.objects.filter(member=member, state=MobileState.ACTIVE).exists():
         raise Conflict(_("The member is already away."), code="already_mobile")
     member_services.append_event(
-        actor=actor, member=member, kind=EventKind.MOBILE_OUT, on=since, detail=destination
+        actor=actor,
+        member=member,
+        kind=EventKind.MOBILE_OUT,
+        on=since,
+        detail=destination,
+        error_field="since",
     )
     stay = MobileStay.objects.create(
         member=member,
@@ -794,7 +807,7 @@ def _stay_side(stay: MobileStay) -> Organization | None:
 def end_mobile(*, actor, stay: MobileStay, on=None) -> MobileStay:
     """The member is back (or, for a member of elsewhere, has left the host)."""
     side = _stay_side(stay)
-    _require(actor, side)
+    _require(actor, side, seen_from=(stay.home_org, stay.host_org))
     stay = MobileStay.objects.select_for_update().get(pk=stay.pk)
     if stay.state != MobileState.ACTIVE:
         raise Conflict(_("This stay has already ended."), code="already_ended")
@@ -802,7 +815,11 @@ def end_mobile(*, actor, stay: MobileStay, on=None) -> MobileStay:
     before = audit.snapshot(stay, MOBILE_FIELDS)
     if stay.member_id:
         member_services.append_event(
-            actor=actor, member=stay.member, kind=EventKind.MOBILE_BACK, on=on
+            actor=actor,
+            member=stay.member,
+            kind=EventKind.MOBILE_BACK,
+            on=on,
+            error_field="returned_on",
         )
     stay.state = MobileState.RETURNED
     stay.returned_on = on
@@ -836,7 +853,7 @@ def convert_mobile(
         raise ValidationFailed(
             _("Only a member of this platform is transferred from here."), code="not_ours"
         )
-    _require(actor, stay.home_org)
+    _require(actor, stay.home_org, seen_from=(stay.host_org,))
     stay = (
         MobileStay.objects.select_for_update(of=("self",))
         .select_related("member", "host_org", "home_org")
@@ -847,7 +864,9 @@ def convert_mobile(
     on = _date(on, "started_on", not_before=stay.since)
     target = to_org or stay.host_org
     before = audit.snapshot(stay, MOBILE_FIELDS)
-    member_services.append_event(actor=actor, member=stay.member, kind=EventKind.MOBILE_BACK, on=on)
+    member_services.append_event(
+        actor=actor, member=stay.member, kind=EventKind.MOBILE_BACK, on=on, error_field="started_on"
+    )
     reason = reason or _("mobile member settled at %(place)s") % {"place": stay.destination}
     if target is not None:
         transfer = start_transfer(
@@ -917,6 +936,7 @@ def decide_contact(*, actor, member: Member, decision: str, on=None, reference: 
         actor=actor,
         member=member,
         kind=CONTACT_DECISIONS[decision],
+        error_field="on",
         on=on,
         detail=_("out of contact since %(day)s") % {"day": member.out_of_contact_since.isoformat()},
         reference=reference,

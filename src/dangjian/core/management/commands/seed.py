@@ -136,6 +136,8 @@ class Command(BaseCommand):
             f"  {'total':<28} {result.orgs + result.members:>8}   "
             f"{rates['total']:,.0f} rows/s in {result.org_seconds + result.member_seconds:.1f} s"
         )
+        for what, count in result.life.items():
+            out.write(f"  {_pad(what, 28)} {count:>8}")
         if result.accounts:
             out.write("")
             out.write(
