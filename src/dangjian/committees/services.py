@@ -146,7 +146,11 @@ def _eligible(member: Member, org: Organization, field: str = "member") -> None:
             code="not_a_member",
             field=field,
         )
-    if member.category != Category.FULL or member.standing != Standing.NORMAL:
+    if (
+        member.category != Category.FULL
+        or member.standing != Standing.NORMAL
+        or member.party_probation  # 留党察看: may not be elected
+    ):
         raise ValidationFailed(
             _("%(name)s is not a full member in good standing and cannot hold office.")
             % {"name": member.name},

@@ -416,6 +416,12 @@ def _place_election_error(form, rows, exc: ServiceError) -> str:
     return ""
 
 
+def _voting_count(organization) -> int:
+    from dangjian.members.selectors import voting_members
+
+    return voting_members(organization).count()
+
+
 @login_required
 def election_new(request, pk):
     user = request.user
@@ -425,7 +431,13 @@ def election_new(request, pk):
     today = timezone.localdate()
     form = ElectionForm(
         request.POST or None,
-        initial={"kind": ElectionKind.GENERAL, "form": Form.COMMITTEE, "held_on": today},
+        initial={
+            "kind": ElectionKind.GENERAL,
+            "form": Form.COMMITTEE,
+            "held_on": today,
+            # Who may vote now (DOMAIN §4): the usual number of voters expected.
+            "voters_expected": None if request.method == "POST" else _voting_count(organization),
+        },
     )
     rows = _candidate_rows(request.POST) if request.method == "POST" else []
     table_error = ""

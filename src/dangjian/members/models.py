@@ -55,6 +55,8 @@ class EventKind(models.TextChoices):
     TRANSFERRED = rules.TRANSFERRED, _("Transferred within the platform")
     SUSPENDED = rules.SUSPENDED, _("Party standing suspended")
     RESTORED = rules.RESTORED, _("Party standing restored")
+    PARTY_PROBATION = rules.PARTY_PROBATION, _("Put on Party probation")
+    PARTY_PROBATION_ENDED = rules.PARTY_PROBATION_ENDED, _("Party probation ended")
     LOST_CONTACT = rules.LOST_CONTACT, _("Out of contact")
     REGAINED_CONTACT = rules.REGAINED_CONTACT, _("Back in contact")
     MOBILE_OUT = rules.MOBILE_OUT, _("Left as mobile member")
@@ -121,6 +123,8 @@ class Member(models.Model):
     out_of_contact_since = models.DateField(_("out of contact since"), null=True, blank=True)
     mobile = models.BooleanField(_("mobile member"), default=False)
     mobile_destination = models.CharField(_("mobile to"), max_length=128, blank=True)
+    # 留党察看: a disciplined member keeps membership but may not vote, elect or be elected.
+    party_probation = models.BooleanField(_("under Party probation"), default=False)
     user = models.OneToOneField(
         "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="member"
     )

@@ -24,6 +24,8 @@ TRANSFERRED_OUT = "transferred_out"  # 转出 (out of the platform)
 TRANSFERRED = "transferred"  # 组织关系转接 within the platform (or its organisation dissolved)
 SUSPENDED = "suspended"  # 停止党籍
 RESTORED = "restored"  # 恢复党籍
+PARTY_PROBATION = "party_probation"  # 留党察看 (discipline: no vote, no election, no nomination)
+PARTY_PROBATION_ENDED = "party_probation_ended"  # 恢复党员权利 at the end of 留党察看
 LOST_CONTACT = "lost_contact"  # 失去联系
 REGAINED_CONTACT = "regained_contact"  # 恢复联系
 MOBILE_OUT = "mobile_out"  # 外出流动
@@ -43,6 +45,8 @@ EVENT_KINDS = (
     TRANSFERRED,
     SUSPENDED,
     RESTORED,
+    PARTY_PROBATION,
+    PARTY_PROBATION_ENDED,
     LOST_CONTACT,
     REGAINED_CONTACT,
     MOBILE_OUT,
@@ -97,6 +101,18 @@ class State:
     out_of_contact_since: datetime.date | None = None
     mobile: bool = False
     mobile_destination: str = ""
+    party_probation: bool = False
+
+    @property
+    def votes(self) -> bool:
+        """A voting member (DOMAIN §4): a full member in good standing, not under Party
+        probation (留党察看). Probationary members do not vote."""
+        return (
+            self.status == ACTIVE
+            and self.category == FULL
+            and self.standing == NORMAL
+            and not self.party_probation
+        )
 
     @property
     def counts(self) -> bool:
@@ -133,6 +149,10 @@ def _apply(state: State, e: Event) -> State:
         return replace(state, standing=SUSPENDED_STANDING)
     if kind == RESTORED:
         return replace(state, standing=NORMAL)
+    if kind == PARTY_PROBATION:
+        return replace(state, party_probation=True)
+    if kind == PARTY_PROBATION_ENDED:
+        return replace(state, party_probation=False)
     if kind == LOST_CONTACT:
         return replace(state, out_of_contact=True, out_of_contact_since=e.on)
     if kind == REGAINED_CONTACT:
@@ -193,6 +213,10 @@ def check(events, new: Event) -> None:
             raise TimelineError("becoming full comes after joining", "full_before_joining")
     if kind == SUSPENDED and before.standing == SUSPENDED_STANDING:
         raise TimelineError("the standing is already suspended", "already_suspended")
+    if kind == PARTY_PROBATION and before.party_probation:
+        raise TimelineError("already under Party probation", "already_party_probation")
+    if kind == PARTY_PROBATION_ENDED and not before.party_probation:
+        raise TimelineError("not under Party probation", "not_party_probation")
     if kind == RESTORED and before.standing != SUSPENDED_STANDING:
         raise TimelineError("the standing is not suspended", "not_suspended")
     if kind == LOST_CONTACT and before.out_of_contact:

@@ -273,3 +273,16 @@ def masked_phone(member: Member) -> str:
     if not member.phone_encrypted:
         return ""
     return crypto.mask_phone(crypto.decrypt(member.phone_encrypted))
+
+
+def voting_members(org: Organization) -> QuerySet:
+    """Members of `org`'s subtree who vote at its meetings and elections (DOMAIN §4): full
+    members in good standing, not under Party probation (留党察看). Incoming mobile members are
+    not members here and never vote here. No user: callers have checked the scope."""
+    return Member.objects.filter(
+        selectors.subtree_range("org_path", org.path),
+        status=rules.ACTIVE,
+        category=rules.FULL,
+        standing=rules.NORMAL,
+        party_probation=False,
+    )

@@ -62,6 +62,7 @@ DERIVED_FIELDS = [
     "out_of_contact_since",
     "mobile",
     "mobile_destination",
+    "party_probation",
 ]
 SELF_SERVICE_FIELDS = ["phone", "telephone", "home_address"]
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -302,6 +303,7 @@ def _apply_state(member: Member, events: list[rules.Event]) -> None:
     member.out_of_contact = state.out_of_contact
     member.out_of_contact_since = state.out_of_contact_since
     member.mobile = state.mobile
+    member.party_probation = state.party_probation
     member.mobile_destination = state.mobile_destination[:128]
 
 
@@ -626,6 +628,8 @@ def timeline_message(code: str) -> str:
         "not_mobile": _("The member is not away."),
         "later_events": _("There are later events on the timeline."),
         "same_organization": _("The member is already in that organisation."),
+        "already_party_probation": _("The member is already on Party probation."),
+        "not_party_probation": _("The member is not on Party probation."),
     }.get(code, code)
 
 
