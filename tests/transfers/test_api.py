@@ -57,6 +57,9 @@ def days(n):
     return (today() + datetime.timedelta(days=n)).isoformat()
 
 
+D_ = datetime.date.fromisoformat
+
+
 def audited(action, obj) -> AuditEvent:
     pk = obj if isinstance(obj, int) else obj.pk
     return AuditEvent.objects.get(action=action, object_id=str(pk))
@@ -361,8 +364,11 @@ def test_letter_out_and_its_receipt(alice, people, tree, roster):
 @pytest.mark.parametrize(
     ("change", "status", "code", "field"),
     [
-        ({"valid_days": 100}, 400, "validity", "valid_days"),
-        ({"valid_days": 0}, 400, "validity", "valid_days"),
+        ({"valid_days": 100}, 422, "invalid", "valid_days"),
+        ({"valid_days": 0}, 422, "invalid", "valid_days"),
+        ({"valid_days": 3000000}, 422, "invalid", "valid_days"),
+        ({"valid_days": 10**30}, 422, "invalid", "valid_days"),
+        ({"valid_days": 92, "on": "2025-11-30"}, 400, "validity", "valid_days"),
         ({"counterpart": " "}, 400, "required", "counterpart"),
         ({"on": "2099-01-01"}, 400, "future_date", "on"),
         ({"member_id": 999999}, 404, "not_found", "member_id"),
@@ -824,3 +830,115 @@ def test_lists_do_not_query_per_row(oscar, admin, tree, make_member):
     assert oscar.get(f"{T}/contact").json()["count"] == 7
     assert len(oscar.get(f"{T}/targets", {"q": "村"}).json()) == 7
     assert many == few
+
+
+# Review fixes ----------------------------------------------------------------------------------
+
+
+def _left_and_back(admin, tree, member, **letter):
+    """`member` left the platform; a letter from outside is registered at branch B."""
+    out = services.issue_letter(actor=admin, member=member, counterpart="外省某党委")
+    services.record_receipt(actor=admin, transfer=out)
+    return services.register_incoming(
+        actor=admin,
+        to_org=tree["branch_b"],
+        letter_number="外组〔2026〕60号",
+        counterpart="外省某党委",
+        **{"person_name": member.name, **letter},
+    )
+
+
+@pytest.mark.parametrize(
+    "letter",
+    [{"person_name": "李四"}, {"person_name": "张三", "birth_date": D_("1985-03-13")}],
+    ids=["other-name", "other-birth-date"],
+)
+def test_an_id_number_alone_does_not_bring_back_someone_elses_record(
+    bob, admin, tree, roster, letter
+):
+    zhang = roster["zhang"]
+    back = _left_and_back(admin, tree, zhang, **letter)
+    before = state()
+    response = bob.post(
+        f"{T}/{back.pk}/confirm", {"id_number": member_services.member_id_number(zhang)}
+    )
+    body = assert_error(response, 404, "not_found", "id_number")
+    assert tree["branch_a"].name not in body["message"]
+    assert Member.objects.get(pk=zhang.pk).status == "transferred_out"
+    [lookup] = AuditEvent.objects.filter(action="letter.lookup")
+    assert (lookup.after["found"], lookup.subject) == (False, None)
+    assert state()[:4] == before[:4]
+
+
+def test_a_letter_with_a_birth_date_brings_back_the_matching_record(bob, admin, tree, roster):
+    zhang = roster["zhang"]
+    made = bob.post(
+        f"{T}/incoming",
+        {
+            "to_org_id": tree["branch_b"].pk,
+            "letter_number": "外组〔2026〕61号",
+            "counterpart": "外省某党委",
+            "person_name": "张三",
+            "birth_date": "1985-03-12",
+        },
+    )
+    assert made.status_code == 201, made.content
+    assert Transfer.objects.get(pk=made.json()["id"]).incoming_data == {"birth_date": "1985-03-12"}
+    out = services.issue_letter(actor=admin, member=zhang, counterpart="外省某党委")
+    services.record_receipt(actor=admin, transfer=out)
+    response = bob.post(
+        f"{T}/{made.json()['id']}/confirm",
+        {"id_number": member_services.member_id_number(zhang)},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["member_id"] == zhang.pk
+    [lookup] = AuditEvent.objects.filter(action="letter.lookup")
+    assert lookup.subject == member_services.subject_of(zhang) and lookup.after["found"] is True
+
+
+def test_a_record_in_scope_of_another_name_is_not_linked(alice, admin, tree, roster):
+    li = roster["li"]
+    out = services.issue_letter(actor=admin, member=li, counterpart="外省某党委")
+    services.record_receipt(actor=admin, transfer=out)
+    back = services.register_incoming(
+        actor=admin,
+        to_org=tree["branch_a"],
+        letter_number="外组〔2026〕62号",
+        counterpart="外省某党委",
+        person_name="王五",
+    )
+    before = state()
+    response = alice.post(f"{T}/{back.pk}/confirm", {"member_id": li.pk})
+    assert_error(response, 400, "not_the_person", "member_id")
+    assert state() == before
+
+
+def test_lookups_by_id_number_answer_429_after_the_limit(bob, admin, tree, roster):
+    back = _left_and_back(admin, tree, roster["zhang"])
+    url = f"{T}/{back.pk}/confirm"
+    nobody = {"id_number": make_id("1970-01-01", 2, seq=5)}
+    for _ in range(services.LOOKUPS_ALLOWED):
+        assert_error(bob.post(url, nobody), 404, "not_found", "id_number")
+    before = state()
+    again = bob.post(url, {"id_number": member_services.member_id_number(roster["zhang"])})
+    assert_error(again, 429, "throttled", "id_number")
+    assert state() == before
+
+
+def test_control_characters_answer_400(alice, roster):
+    before = state()
+    bad = alice.post(
+        f"{T}/letters", {"member_id": roster["wang"].pk, "counterpart": "外省\x01某支部"}
+    )
+    assert_error(bad, 400, "control_characters", "counterpart")
+    assert state() == before
+
+
+def test_the_default_validity_is_cut_to_three_months(alice, roster, settings):
+    settings.LETTER_VALID_DAYS = 92
+    made = alice.post(
+        f"{T}/letters",
+        {"member_id": roster["wang"].pk, "counterpart": "外省某党委", "on": "2025-11-30"},
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["valid_until"] == "2026-02-28"

@@ -158,3 +158,140 @@ def test_one_letter_registered_twice_at_once(people, tree, where):
     results = race([a, b], register(people["alice"], a), register(registrar, b))
     one_winner(results, "duplicate_letter")
     assert Transfer.objects.filter(direction="incoming").count() == 1
+
+
+def test_a_merge_and_a_transfer_of_its_member_at_once(people, tree, roster, admin):
+    """The merge holds the branch and wants its members; the transfer must not hold the member
+    and want the branch (that was a deadlock, a 500). Both lock the branch first: one waits for
+    the other, and the loser is told why."""
+    from dangjian.committees import restructure
+    from dangjian.core import services as core_services
+    from dangjian.core.errors import ServiceError
+
+    zhang, a, b = roster["zhang"], tree["branch_a"], tree["branch_b"]
+    c = core_services.create_organization(
+        actor=admin, parent=tree["town"], code="B03", name="南街社区党支部", kind="branch"
+    )
+    results = race(
+        [a, zhang],  # the transfer used to wait at the member, the merge at the branch
+        lambda: restructure.merge(actor=admin, source=a, target=c),
+        lambda: services.start_transfer(actor=people["alice"], member=zhang, to_org=b),
+    )
+    oks = [kind for kind, _r in results].count("ok")
+    errors = [r for kind, r in results if kind == "error"]
+    assert oks == 1 and len(errors) == 1, results
+    assert isinstance(errors[0], ServiceError), repr(errors[0])
+    m = Member.objects.get(pk=zhang.pk)
+    pending = Transfer.objects.filter(member=zhang, state=State.PENDING)
+    if results[0][0] == "ok":  # merged: 张三 is in C, nothing under way
+        assert errors[0].code == "member_moved"
+        assert m.organization_id == c.pk and not pending.exists()
+        assert Organization.objects.get(pk=a.pk).status == "dissolved"
+    else:  # the transfer came first: the merge waits for it to be decided
+        assert errors[0].code == "cannot_merge"
+        assert m.organization_id == a.pk and pending.get().from_org_id == a.pk
+        assert Organization.objects.get(pk=a.pk).status == "active"
+
+
+def test_two_transfers_crossing_at_once(people, tree, roster):
+    """张三 from A to B while 赵六 goes from B to A: each needs both branches' rows. Taken in one
+    order by both, neither waits for the other forever."""
+    zhang, zhao = roster["zhang"], roster["zhao"]
+    results = race(
+        [zhang, zhao],
+        lambda: services.start_transfer(
+            actor=people["alice"], member=zhang, to_org=tree["branch_b"]
+        ),
+        lambda: services.start_transfer(actor=people["bob"], member=zhao, to_org=tree["branch_a"]),
+    )
+    assert [kind for kind, _r in results] == ["ok", "ok"], results
+    assert Transfer.objects.filter(state=State.PENDING).count() == 2
+
+
+def blockers(pid) -> set:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_blocking_pids(%s)", [pid])
+        return set(cursor.fetchone()[0])
+
+
+def holding(obj):
+    """A connection of its own holding `obj`'s row locked until rolled back, and its pid."""
+    raw = connection.get_new_connection(connection.get_connection_params())
+    with raw.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {obj._meta.db_table} WHERE id = %s FOR UPDATE", [obj.pk])
+        cursor.execute("SELECT pg_backend_pid()")
+        return raw, cursor.fetchone()[0]
+
+
+def test_a_deadlock_the_transfer_loses_answers_409_not_500(people, tree, roster, admin):
+    """A merge taking two branches in the other order than the transfer (source, then target)
+    can still deadlock with it. Staged so it does: the merge gets the second branch, then
+    waits for the first, which the transfer gets next. The merge's connection looks for
+    deadlocks later, so PostgreSQL rolls the transfer back: 409 "try again", never a 500."""
+    from dangjian.committees import restructure
+
+    zhang, a, b = roster["zhang"], tree["branch_a"], tree["branch_b"]
+    first, second = sorted([a, b], key=lambda o: (o.depth, o.pk))  # the transfer's order
+    results: dict = {}
+    pids: dict = {}
+
+    def run(name, call):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids[name] = cursor.fetchone()[0]
+                if name == "merge":
+                    cursor.execute("SET deadlock_timeout = '10s'")
+            results[name] = ("ok", call())
+        except Exception as exc:  # the loser's Conflict, or anything unexpected
+            results[name] = ("error", exc)
+        finally:
+            connections.close_all()
+
+    hold_first, first_pid = holding(first)
+    hold_second, second_pid = holding(second)
+    threads = {
+        "merge": threading.Thread(
+            target=run,
+            args=("merge", lambda: restructure.merge(actor=admin, source=second, target=first)),
+        ),
+        "transfer": threading.Thread(
+            target=run,
+            args=(
+                "transfer",
+                lambda: services.start_transfer(actor=people["alice"], member=zhang, to_org=b),
+            ),
+        ),
+    }
+    try:
+        for t in threads.values():
+            t.start()
+        deadline = time.monotonic() + 30
+
+        def until(condition, what):
+            while not condition():
+                assert time.monotonic() < deadline, what
+                assert not results, f"a thread ended too early: {results}"
+                time.sleep(0.01)
+
+        until(lambda: len(pids) == 2, "the threads never started")
+        until(lambda: second_pid in blockers(pids["merge"]), "the merge never waited")
+        until(lambda: first_pid in blockers(pids["transfer"]), "the transfer never waited")
+        hold_second.rollback()  # the merge takes the second branch and waits for the first
+        until(
+            lambda: blockers(pids["merge"]) and second_pid not in blockers(pids["merge"]),
+            "the merge never came to wait for the first branch",
+        )
+        hold_first.rollback()  # the transfer takes the first branch and waits for the second
+    finally:
+        hold_first.close()
+        hold_second.close()
+    for t in threads.values():
+        t.join(60)
+        assert not t.is_alive()
+    assert results["merge"][0] == "ok", results
+    kind, error = results["transfer"]
+    assert kind == "error" and isinstance(error, Conflict), results
+    assert error.code == "busy"
+    assert not Transfer.objects.filter(member=zhang, state=State.PENDING).exists()
+    assert Organization.objects.get(pk=second.pk).status == "dissolved"

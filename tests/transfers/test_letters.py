@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from dangjian.core import rules
 from dangjian.core import services as core_services
 from dangjian.core.models import AuditEvent
 from dangjian.members.models import Member, StandingEvent
@@ -308,3 +309,41 @@ def test_validity_default_follows_the_setting(people, roster, client_for, settin
     alice = client_for(people["alice"])
     form = alice.get(reverse("transfers:issue_letter", args=[roster["wang"].pk]))
     assert form.context["form"]["valid_days"].value() == 45
+
+
+def test_the_default_validity_is_cut_to_three_months_on_the_page(
+    people, roster, client_for, settings
+):
+    """With 92 days configured, a letter issued on 30 November with the validity left as shown
+    is valid until the end of February (typing 92 is still refused: test_three_months_at_most)."""
+    settings.LETTER_VALID_DAYS = 92
+    alice = client_for(people["alice"])
+    on = datetime.date(today().year - 1, 11, 30)
+    response = issue(alice, roster["wang"], started_on=on.isoformat(), valid_days="92")
+    assert response.status_code == 302
+    letter = Transfer.objects.get(member=roster["wang"])
+    assert letter.valid_until == rules.add_months(on, 3)
+    assert letter.valid_until.month == 2
+
+
+def test_a_letter_with_control_characters_stored_before_still_prints(people, roster, client_for):
+    alice = client_for(people["alice"])
+    assert issue(alice, roster["wang"]).status_code == 302
+    letter = Transfer.objects.get(member=roster["wang"])
+    # written before the services refused control characters
+    Transfer.objects.filter(pk=letter.pk).update(counterpart="外省\x01某支部", reason="调\x0b动")
+    docx = alice.get(reverse("transfers:letter_docx", args=[letter.pk]))
+    assert docx.status_code == 200
+    assert "外省某支部" in "\n".join(docx_text(docx.content))
+    assert alice.get(reverse("transfers:letter_pdf", args=[letter.pk])).status_code == 200
+
+
+def test_a_letter_with_control_characters_is_refused_on_the_page(people, roster, client_for):
+    before = state()
+    response = issue(client_for(people["alice"]), roster["wang"], counterpart="外省\x01某支部")
+    assert response.status_code == 400
+    assert response.context["form"].errors["counterpart"] == [
+        "Remove the control characters from “organisation outside the platform”."
+    ]
+    assert response.context["form"]["counterpart"].value() == "外省\x01某支部"
+    assert state() == before

@@ -10,7 +10,7 @@ import datetime
 from contextlib import contextmanager
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dangjian.committees import services as committees
 from dangjian.committees.models import OfficeHolder
@@ -259,7 +259,8 @@ def test_accepting_into_an_organisation_dissolved_meanwhile_changes_nothing(
         actor=admin, parent=tree["town"], code="B03", name="南街社区党支部", kind="branch"
     )
     t = services.start_transfer(actor=who["alice"], member=roster["zhang"], to_org=c)
-    core_services.dissolve_organization(actor=admin, org=c)
+    # Dissolving it is refused while the transfer waits; a row dissolved before that rule:
+    Organization.objects.filter(pk=c.pk).update(status="dissolved", dissolved_on=today())
     with nothing_written(), pytest.raises(ValidationFailed) as exc:
         services.accept_transfer(actor=who["oscar"], transfer=t)
     assert exc.value.code == "organization_dissolved"
@@ -631,8 +632,6 @@ def test_a_member_who_left_comes_back_on_the_same_record(who, tree, roster):
         actor=who["alice"], member=wang, counterpart="外县党委", on=days_ago(9)
     )
     services.record_receipt(actor=who["alice"], transfer=out, on=days_ago(8))
-    found = services.returning_member(Member.objects.get(pk=wang.pk).id_number_hash)
-    assert found.pk == wang.pk
     back = services.register_incoming(
         actor=who["bob"],
         to_org=tree["branch_b"],
@@ -640,6 +639,10 @@ def test_a_member_who_left_comes_back_on_the_same_record(who, tree, roster):
         counterpart="外县委组织部",
         person_name="王五",
     )
+    found = services.returning_member(
+        actor=who["bob"], transfer=back, id_number=member_services.member_id_number(wang)
+    )
+    assert found.pk == wang.pk
     services.confirm_incoming(actor=who["bob"], transfer=back, member=found)
     assert_in_one_place(wang, tree["branch_b"], who)
     assert StandingEvent.objects.filter(member=wang, kind="transferred_in").count() == 1
@@ -887,3 +890,266 @@ def test_contact_decisions_outside_the_scope_are_not_found(who, roster, admin):
         services.decide_contact(
             actor=who["bob"], member=roster["wang"], decision="suspend", reference="x"
         )
+
+
+# Review fixes: one behaviour each ------------------------------------------------------------
+
+
+def test_accepting_is_refused_when_the_member_is_no_longer_where_the_transfer_started(
+    who, tree, roster, admin
+):
+    """Moved meanwhile by a path that bypassed the transfer: accepting would move the member out
+    of an organisation that never saw it."""
+    zhang = roster["zhang"]
+    c = core_services.create_organization(
+        actor=admin, parent=tree["town"], code="B03", name="南街社区党支部", kind="branch"
+    )
+    t = services.start_transfer(actor=who["alice"], member=zhang, to_org=tree["branch_b"])
+    member_services.append_event(
+        actor=admin, member=zhang, kind="transferred", on=today(), organization=c
+    )
+    with nothing_written(), pytest.raises(Conflict) as exc:
+        services.accept_transfer(actor=who["bob"], transfer=t)
+    assert exc.value.code == "member_moved"
+    t.refresh_from_db()
+    assert t.state == State.PENDING
+    assert Member.objects.get(pk=zhang.pk).organization_id == c.pk
+
+
+@pytest.mark.parametrize("decision", ["suspend", "remove"])
+def test_no_contact_decision_while_a_transfer_is_under_way(who, tree, roster, admin, decision):
+    wang = roster["wang"]
+    lose_contact(admin, wang, D("2023-01-10"))
+    if decision == "remove":
+        services.decide_contact(
+            actor=who["alice"], member=wang, decision="suspend", reference="1号", on=D("2023-08-01")
+        )
+    services.issue_letter(actor=who["alice"], member=wang, counterpart="外县党委")
+    with nothing_written(), pytest.raises(Conflict) as exc:
+        services.decide_contact(actor=who["alice"], member=wang, decision=decision, reference="2号")
+    assert (exc.value.code, exc.value.field) == ("transfer_open", "decision")
+
+
+def test_removal_ends_the_members_stay_away(who, tree, roster, admin):
+    wang = roster["wang"]
+    stay = services.register_mobile_out(
+        actor=who["alice"], member=wang, host_org=tree["branch_b"], since=D("2023-01-05")
+    )
+    lose_contact(admin, wang, D("2023-01-10"))
+    services.decide_contact(
+        actor=who["alice"], member=wang, decision="suspend", reference="1号", on=D("2023-08-01")
+    )
+    assert list(selectors.mobile_out(who["alice"])) == [stay]
+    services.decide_contact(actor=who["alice"], member=wang, decision="remove", reference="2号")
+    stay.refresh_from_db()
+    assert (stay.state, stay.returned_on) == ("returned", today())
+    assert list(selectors.mobile_out(who["alice"])) == []
+    assert list(selectors.guests_of(tree["branch_b"])) == []
+    event = audit_of("mobile.end", stay)
+    assert event.subject == member_services.subject_of(wang)
+    assert event.after["state"] == "returned"
+
+
+def left_the_platform(who, member) -> None:
+    out = services.issue_letter(actor=who["alice"], member=member, counterpart="外县党委")
+    services.record_receipt(actor=who["alice"], transfer=out)
+
+
+@pytest.mark.parametrize(
+    ("letter", "found"),
+    [
+        ({"person_name": "张三"}, True),
+        ({"person_name": " 张 三 "}, True),
+        ({"person_name": "李四"}, False),
+        ({"person_name": "张三", "birth_date": D("1985-03-12")}, True),
+        ({"person_name": "张三", "birth_date": D("1985-03-13")}, False),
+    ],
+    ids=["same-name", "name-with-spaces", "other-name", "same-birth-date", "other-birth-date"],
+)
+def test_a_returning_record_is_found_only_as_the_letter_names_it(who, tree, roster, letter, found):
+    zhang = roster["zhang"]
+    left_the_platform(who, zhang)
+    t = register(who, tree, actor="bob", to_org=tree["branch_b"], **letter)
+    number = member_services.member_id_number(zhang)
+    got = services.returning_member(actor=who["bob"], transfer=t, id_number=number)
+    assert (got.pk if got else None) == (zhang.pk if found else None)
+    [event] = AuditEvent.objects.filter(action="letter.lookup")
+    assert event.user == who["bob"] and event.object_id == str(t.pk)
+    assert event.after == {"id_number": number[:6] + "*" * 8 + number[-4:], "found": found}
+    assert event.subject == (member_services.subject_of(zhang) if found else None)
+
+
+def test_a_lookup_is_audited_when_nothing_is_found(who, tree):
+    t = register(who, tree)
+    assert (
+        services.returning_member(
+            actor=who["alice"], transfer=t, id_number=make_id("1970-01-01", 2, seq=5)
+        )
+        is None
+    )
+    [event] = AuditEvent.objects.filter(action="letter.lookup")
+    assert (event.after["found"], event.subject, event.org_path) == (
+        False,
+        None,
+        tree["branch_a"].path,
+    )
+
+
+def test_lookups_by_id_number_are_limited_per_person(who, tree):
+    t = register(who, tree)
+    number = make_id("1970-01-01", 2, seq=5)
+    for _ in range(services.LOOKUPS_ALLOWED):
+        services.returning_member(actor=who["alice"], transfer=t, id_number=number)
+    with nothing_written(), pytest.raises(services.TooManyLookups) as exc:
+        services.returning_member(actor=who["alice"], transfer=t, id_number=number)
+    assert (exc.value.status, exc.value.code, exc.value.field) == (429, "throttled", "id_number")
+    # another person is not held back
+    t2 = register(who, tree, actor="oscar", letter_number="外组〔2026〕43号")
+    assert services.returning_member(actor=who["oscar"], transfer=t2, id_number=number) is None
+
+
+def test_a_lookup_outside_the_scope_is_not_found(who, tree, roster):
+    left_the_platform(who, roster["zhang"])
+    t = register(who, tree, person_name="张三")
+    with nothing_written(), pytest.raises(NotFound):
+        services.returning_member(
+            actor=who["bob"],
+            transfer=t,
+            id_number=member_services.member_id_number(roster["zhang"]),
+        )
+
+
+def test_a_linked_record_must_be_the_person_the_letter_names(who, tree, roster):
+    zhang = roster["zhang"]
+    left_the_platform(who, zhang)
+    t = register(who, tree, actor="bob", to_org=tree["branch_b"], person_name="李四")
+    with nothing_written(), pytest.raises(ValidationFailed) as exc:
+        services.confirm_incoming(actor=who["bob"], transfer=t, member=zhang)
+    assert (exc.value.code, exc.value.field) == ("not_the_person", "member")
+    assert Member.objects.get(pk=zhang.pk).status == "transferred_out"
+
+
+def test_a_confirmation_dated_back_does_not_revive_an_expired_letter(who, tree):
+    t = register(who, tree, on=days_ago(40), valid_until=days_ago(30))
+    with nothing_written(), pytest.raises(ValidationFailed) as exc:
+        services.confirm_incoming(actor=who["alice"], transfer=t, on=days_ago(31), data=NEW_MEMBER)
+    assert exc.value.code == "letter_expired"
+
+
+def test_a_letter_valid_until_today_is_still_confirmed(who, tree):
+    t = register(who, tree, on=days_ago(10), valid_until=today())
+    services.confirm_incoming(actor=who["alice"], transfer=t, data=NEW_MEMBER)
+    t.refresh_from_db()
+    assert t.state == State.COMPLETED
+
+
+@pytest.mark.parametrize("days", [3000000, 10**30, 93, -1])
+def test_letter_validity_is_bounded_before_any_date_arithmetic(days):
+    with pytest.raises(ValidationFailed) as exc:
+        services.letter_valid_until(D("2026-01-01"), days)
+    assert (exc.value.code, exc.value.field) == ("validity", "valid_days")
+
+
+@pytest.mark.parametrize(
+    ("on", "until"),
+    [("2025-11-30", "2026-02-28"), ("2026-01-01", "2026-04-01"), ("2025-05-31", "2025-08-31")],
+)
+def test_the_default_validity_is_cut_to_three_months(settings, on, until):
+    settings.LETTER_VALID_DAYS = 92
+    assert services.letter_valid_until(D(on), None) == D(until)
+    with pytest.raises(ValidationFailed):  # asked for explicitly, 92 days is too long here
+        services.letter_valid_until(D("2025-11-30"), 92)
+
+
+CONTROL_CASES = [
+    ("start", "reason", "工作\x01调动"),
+    ("return", "reason", "不在\x1b本单位"),
+    ("cancel", "reason", "\x07"),
+    ("letter", "counterpart", "外省\x01某支部"),
+    ("letter", "addressee", "组织科\x0b"),
+    ("letter", "reason", "调动\x00"),
+    ("incoming", "counterpart", "外县\x02委组织部"),
+    ("incoming", "person_name", "孙\t八"),
+    ("incoming", "reason", "调\ud800动"),
+    ("mobile_out", "destination", "深圳\n南山"),
+    ("mobile_out", "card_number", "LD\x7f1"),
+    ("mobile_out", "note", "\x1f"),
+    ("mobile_in", "person_name", "周\x0c九"),
+    ("mobile_in", "home_text", "外省\x03某支部"),
+    ("contact", "reference", "东支\x151号"),
+]
+
+
+def _step(who, tree, roster, admin, step, field, value):
+    """Set up what the step needs, and return the refused call."""
+    zhang, wang = roster["zhang"], roster["wang"]
+    if step == "start":
+        return lambda: services.start_transfer(
+            actor=who["alice"], member=zhang, to_org=tree["branch_b"], **{field: value}
+        )
+    if step in ("return", "cancel"):
+        t = services.start_transfer(actor=who["alice"], member=zhang, to_org=tree["branch_b"])
+        if step == "return":
+            return lambda: services.return_transfer(actor=who["bob"], transfer=t, reason=value)
+        return lambda: services.cancel_transfer(actor=who["alice"], transfer=t, reason=value)
+    if step == "letter":
+        values = {"counterpart": "外县党委", field: value}
+        return lambda: services.issue_letter(actor=who["alice"], member=zhang, **values)
+    if step == "incoming":
+        return lambda: register(who, tree, **{field: value})
+    if step == "mobile_out":
+        values = {"destination": "深圳", field: value}
+        return lambda: services.register_mobile_out(actor=who["alice"], member=zhang, **values)
+    if step == "mobile_in":
+        values = {"person_name": "周九", "home_text": "外省某支部", field: value}
+        return lambda: services.register_mobile_in(
+            actor=who["alice"], host_org=tree["branch_a"], **values
+        )
+    lose_contact(admin, wang, add_months(today(), -8))
+    return lambda: services.decide_contact(
+        actor=who["alice"], member=wang, decision="suspend", **{field: value}
+    )
+
+
+@pytest.mark.parametrize(("step", "field", "value"), CONTROL_CASES)
+def test_control_characters_are_refused_naming_the_field(
+    who, tree, roster, admin, step, field, value
+):
+    refused = _step(who, tree, roster, admin, step, field, value)
+    with translation.override("en"), nothing_written(), pytest.raises(ValidationFailed) as exc:
+        refused()
+    assert (exc.value.code, exc.value.field) == ("control_characters", field)
+    model = MobileStay if step.startswith("mobile") else Transfer
+    with translation.override("en"):
+        label = (
+            "document number"
+            if field == "reference"
+            else str(model._meta.get_field(field).verbose_name)
+        )
+    assert str(exc.value.message) == f"Remove the control characters from “{label}”."
+
+
+def test_a_member_transferred_to_the_branch_hosting_them_is_back(who, tree, roster):
+    zhang = roster["zhang"]
+    stay = services.register_mobile_out(
+        actor=who["alice"], member=zhang, host_org=tree["branch_b"], since=days_ago(10)
+    )
+    t = services.start_transfer(actor=who["alice"], member=zhang, to_org=tree["branch_b"])
+    services.accept_transfer(actor=who["bob"], transfer=t)
+    stay.refresh_from_db()
+    assert (stay.state, stay.returned_on, stay.home_org) == (
+        "returned",
+        today(),
+        tree["branch_a"],
+    )
+    m = Member.objects.get(pk=zhang.pk)
+    assert (m.organization_id, m.mobile) == (tree["branch_b"].pk, False)
+    assert list(m.events.order_by("occurred_on", "id").values_list("kind", flat=True))[-2:] == [
+        "transferred",
+        "mobile_back",
+    ]
+    assert list(selectors.guests_of(tree["branch_b"])) == []
+    assert list(selectors.mobile_out(who["bob"])) == []
+    assert audit_of("mobile.return", stay).subject == member_services.subject_of(zhang)
+    # and the member can go away again
+    services.register_mobile_out(actor=who["bob"], member=m, destination="深圳")

@@ -19,18 +19,16 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from dangjian.core import codes, crypto
+from dangjian.core import codes
 from dangjian.core import selectors as core_selectors
-from dangjian.core.api import ERRORS, READ_ERRORS
+from dangjian.core.api import ERRORS, READ_ERRORS, Error
 from dangjian.core.errors import Forbidden, NotFound, ServiceError, ValidationFailed
-from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import Organization, OrgKind
 from dangjian.members import api as member_api
 from dangjian.members import selectors as member_selectors
 from dangjian.members.api import OrgRef
 from dangjian.members.models import Category, Member
 from dangjian.members.paging import CappedPageNumberPagination
-from dangjian.members.services import id_number_message
 
 from . import selectors, services
 from .models import Direction, MobileState, MobileStay, State, Transfer
@@ -186,7 +184,10 @@ class LetterIn(Schema):
     addressee: str = Field("", description="default: the counterpart")
     on: datetime.date | None = _ON
     valid_days: int | None = Field(
-        None, description="default: the configured validity (30 days); at most 3 months"
+        None,
+        ge=1,
+        le=services.LETTER_MAX_DAYS,
+        description="default: the configured validity (30 days), cut to 3 months; at most 3 months",
     )
     reason: str = ""
 
@@ -200,6 +201,11 @@ class IncomingIn(Schema):
     letter_number: str = Field(description="as printed on the letter")
     counterpart: str = Field(description="the organisation that issued it")
     person_name: str
+    birth_date: datetime.date | None = Field(
+        None,
+        description="the person's birth date, when the letter gives it: a record brought back "
+        "by ID number must then have it",
+    )
     on: datetime.date | None = _ON
     valid_until: datetime.date | None = None
     reason: str = ""
@@ -228,7 +234,10 @@ class ConfirmIn(Schema):
         None, description="a record in your scope that left the platform earlier"
     )
     id_number: str | None = Field(
-        None, description="the ID number of a record anywhere that left the platform earlier"
+        None,
+        description="the ID number of a record anywhere that left the platform earlier: found "
+        "only when its name (and birth date, if the letter gives one) is the letter's. Every "
+        "look-up is audited; 20 per 10 minutes per account (then 429 throttled)",
     )
     record: MemberRecordIn | None = Field(None, description="a new record")
 
@@ -556,24 +565,22 @@ def register_incoming(request, payload: IncomingIn):
             on=payload.on,
             valid_until=payload.valid_until,
             reason=payload.reason,
+            birth_date=payload.birth_date,
         )
     return Status(201, _transfer(request, transfer.pk))
 
 
-def _returning(request, payload: ConfirmIn) -> Member | None:
+def _returning(request, payload: ConfirmIn, transfer: Transfer) -> Member | None:
     if payload.member_id is not None:
         return _member(request, payload.member_id, "member_id")
     if payload.id_number is not None:
-        try:
-            number = parse_id_number(payload.id_number).number
-        except InvalidIdNumber as exc:
-            raise ValidationFailed(
-                id_number_message(exc), code="invalid_id_number", field="id_number"
-            ) from None
-        found = services.returning_member(crypto.keyed_hash(number))
+        found = services.returning_member(
+            actor=request.user, transfer=transfer, id_number=payload.id_number
+        )
         if found is None:
             raise NotFound(
-                _("No record that left the platform has this ID number."), field="id_number"
+                _("No record that left the platform has this ID number and the letter's name."),
+                field="id_number",
             )
         return found
     return None
@@ -581,11 +588,13 @@ def _returning(request, payload: ConfirmIn) -> Member | None:
 
 @router.post(
     "/{transfer_id}/confirm",
-    response={200: TransferOut, **ERRORS},
+    response={200: TransferOut, **ERRORS, 429: Error},
     summary="Confirm an incoming letter",
     description="Link the record of someone who left the platform before (member_id in your "
     "scope, or id_number anywhere), or create the record (record, as for POST /members; its "
-    "errors name record.<field>). The member joins the letter's branch.",
+    "errors name record.<field>). The member joins the letter's branch. A linked record must "
+    "be of the person the letter names (400 not_the_person); look-ups by id_number are audited "
+    "and limited (429 throttled).",
 )
 def confirm(request, transfer_id: int, payload: ConfirmIn):
     given = [payload.member_id, payload.id_number, payload.record]
@@ -595,7 +604,7 @@ def confirm(request, transfer_id: int, payload: ConfirmIn):
         )
     transfer = _transfer(request, transfer_id)
     _side(request, transfer.to_org)
-    member = _returning(request, payload)
+    member = _returning(request, payload, transfer)
     data = None
     if payload.record is not None:
         raw = payload.record.model_dump(exclude_unset=True)

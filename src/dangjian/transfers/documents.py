@@ -10,6 +10,7 @@ an audit event (letter.print_full).
 
 import datetime
 import io
+import re
 
 from django.template.loader import render_to_string
 
@@ -27,6 +28,15 @@ PARTS = ("存根", "介绍信", "回执")
 CUT = "沿此虚线剪开"
 BLANK = "＿＿＿＿"
 DENSE_AFTER = 160  # characters of names and reason
+
+
+# What XML (so Word) cannot hold. The services refuse it; rows written before they did, or by
+# other means, still print instead of failing.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def display_number(transfer: Transfer) -> str:
@@ -174,13 +184,13 @@ def letter_docx(user, transfer: Transfer, member: Member, *, full: bool = False)
     normal.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
     normal.paragraph_format.space_after = Pt(2)
     normal.paragraph_format.space_before = Pt(0)
-    document.core_properties.title = f"{TITLE} {values['number']}"
+    document.core_properties.title = xml_safe(f"{TITLE} {values['number']}")
 
     parts = paragraphs(values)
     for index, (_name, lines) in enumerate(parts):
         for kind, text in lines:
             p = document.add_paragraph()
-            run = p.add_run(text)
+            run = p.add_run(xml_safe(text))
             if kind == "title":
                 p.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 run.bold = True

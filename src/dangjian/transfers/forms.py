@@ -1,8 +1,11 @@
 """Forms of the transfer pages. They check types; the rules (dates, targets, validity, states)
 live in the services, whose errors come back onto the fields named here."""
 
+import re
+
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +16,16 @@ from .models import State
 
 def _today():
     return timezone.localdate()
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def no_control_characters(value: str) -> None:
+    """For text that goes to another app's service (the timeline's details), which the
+    transfer services do not see: the same refusal as theirs."""
+    if _CONTROL.search(value or ""):
+        raise ValidationError(_("Remove the control characters."), code="control_characters")
 
 
 def _date(label, *, required=True):
@@ -82,7 +95,7 @@ class IssueLetterForm(forms.Form):
         label=_("valid for (days)"),
         min_value=1,
         max_value=92,
-        help_text=_("At most three months."),
+        help_text=_("At most three months (the default is cut to three months)."),
     )
     reason = _reason()
 
@@ -99,6 +112,12 @@ class RegisterIncomingForm(forms.Form):
     letter_number = forms.CharField(label=_("letter number"), max_length=64)
     counterpart = forms.CharField(label=_("issued by (outside)"), max_length=128)
     person_name = forms.CharField(label=_("person's name"), max_length=64)
+    birth_date = forms.DateField(
+        label=_("birth date"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("As on the letter, if it gives one: a record brought back must match it."),
+    )
     started_on = _date(_("date received"))
     valid_until = forms.DateField(label=_("valid until"), required=False, widget=DateInput())
     reason = _reason()
@@ -157,7 +176,9 @@ class ConvertMobileForm(forms.Form):
 
 class ContactMarkForm(forms.Form):
     on = _date(_("date"))
-    detail = forms.CharField(label=_("details"), max_length=255, required=False)
+    detail = forms.CharField(
+        label=_("details"), max_length=255, required=False, validators=[no_control_characters]
+    )
 
 
 class ContactDecideForm(forms.Form):

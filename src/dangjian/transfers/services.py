@@ -4,20 +4,30 @@ The sending side starts (transfer.manage where the member is); the receiving sid
 returns (transfer.manage at the receiving organisation). The member's timeline and organisation
 change in the same transaction as the transfer's state, under a row lock on the transfer, so two
 people accepting at once cannot both succeed.
+
+Row locks are taken in one order: organisations first (from the top of the tree down, then by
+id), then the member, then the member's mobile stay. Restructuring locks organisations before
+their members too, so a merge and a transfer meeting on one branch queue instead of deadlocking;
+a deadlock PostgreSQL still finds (another order elsewhere) answers 409 "try again", never 500.
 """
 
 import datetime
+import functools
 import re
+import unicodedata
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.core.exceptions import FieldDoesNotExist
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dangjian.committees.models import OfficeHolder
-from dangjian.core import audit, rules, selectors
-from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dangjian.core import audit, crypto, rules, selectors
+from dangjian.core.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
+from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgKind, OrgStatus
 from dangjian.members import rules as member_rules
 from dangjian.members import services as member_services
@@ -76,8 +86,33 @@ def _require(
     raise NotFound(_("Not found."))
 
 
-def _text(value, field: str, limit: int, *, required: bool = False) -> str:
-    value = (value or "").replace("\x00", "").strip()
+# C0 control characters (and what XML cannot hold: lone surrogates, U+FFFE, U+FFFF) break the
+# printed letter and mean nothing in a name; tab and line breaks only where lines are allowed.
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _label(field: str) -> str:
+    """The name of a field as the forms show it."""
+    if field == "reference":
+        return str(_("document number"))
+    for model in (Transfer, MobileStay):
+        try:
+            return str(model._meta.get_field(field).verbose_name)
+        except FieldDoesNotExist:
+            continue
+    return field
+
+
+def _text(value, field: str, limit: int, *, required: bool = False, lines: bool = False) -> str:
+    value = value if isinstance(value, str) else str(value or "")
+    if (_CONTROL_MULTILINE if lines else _CONTROL).search(value):
+        raise ValidationFailed(
+            _("Remove the control characters from “%(field)s”.") % {"field": _label(field)},
+            code="control_characters",
+            field=field,
+        )
+    value = value.strip()
     if required and not value:
         raise ValidationFailed(_("This field is required."), code="required", field=field)
     if len(value) > limit:
@@ -147,6 +182,49 @@ def _lock_member(member: Member) -> Member:
     return member
 
 
+def _lock_orgs(*orgs: Organization | None) -> None:
+    """Lock these organisations' rows in the house order (top of the tree first, then by id)."""
+    pks = {o.pk for o in orgs if o is not None}
+    if pks:
+        list(Organization.objects.select_for_update().filter(pk__in=pks).order_by("depth", "pk"))
+
+
+def _lock_member_in(member: Member, *others: Organization | None, issuer: bool = False) -> Member:
+    """The member under a row lock, taken after the locks of the organisation they are in and of
+    `others` (and of the committee issuing its letters), as restructuring takes them: a merge
+    moving the member and a transfer starting meet at the organisation and queue. A member who
+    moved between the read and the lock answers 409: try again."""
+    current = Member.objects.select_related("organization").get(pk=member.pk)
+    org = current.organization
+    _lock_orgs(org, *others, issuing_committee(org) if issuer else None)
+    member = _lock_member(member)
+    if member.organization_id != org.pk:
+        raise Conflict(
+            _("%(name)s moved to another organisation just now: try again.")
+            % {"name": member.name},
+            code="member_moved",
+            field="member",
+        )
+    return member
+
+
+def _deadlock_is_conflict(service):
+    """A deadlock PostgreSQL broke by rolling this transaction back answers 409 (try again)."""
+
+    @functools.wraps(service)
+    def run(*args, **kwargs):
+        try:
+            return service(*args, **kwargs)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "40P01":
+                raise
+            raise Conflict(
+                _("Someone changed these records at the same moment: try again."), code="busy"
+            ) from None
+
+    return run
+
+
 def _no_open_transfer(member: Member) -> None:
     if Transfer.objects.filter(member=member, state=State.PENDING).exists():
         raise Conflict(
@@ -212,14 +290,29 @@ def _end_offices(
 
 def _carry_stays(actor, transfer: Transfer, on: datetime.date) -> None:
     """A member away as a mobile member stays away after a transfer: within the platform the
-    receiving organisation becomes their home; out of the platform the stay ends with the
-    transfer (the member is no longer ours to list)."""
+    receiving organisation becomes their home (unless it is the host: then the member is no
+    longer away, and the stay ends with a return on the timeline); out of the platform the stay
+    ends with the transfer (the member is no longer ours to list)."""
     stays = MobileStay.objects.select_for_update().filter(
         member_id=transfer.member_id, state=MobileState.ACTIVE
     )
     for stay in stays:
         before = audit.snapshot(stay, MOBILE_FIELDS)
-        if transfer.direction == Direction.INTERNAL:
+        if transfer.direction == Direction.INTERNAL and stay.host_org_id == transfer.to_org_id:
+            back_on = max(on, stay.since)
+            member_services.append_event(
+                actor=actor,
+                member=transfer.member,
+                kind=EventKind.MOBILE_BACK,
+                on=back_on,
+                detail=_("transferred to the host organisation"),
+                error_field="decided_on",
+            )
+            stay.state = MobileState.RETURNED
+            stay.returned_on = back_on
+            stay.save(update_fields=["state", "returned_on"])
+            action, side = "mobile.return", transfer.to_org
+        elif transfer.direction == Direction.INTERNAL:
             stay.home_org = transfer.to_org
             stay.save(update_fields=["home_org"])
             action, side = "mobile.move", transfer.to_org
@@ -244,13 +337,15 @@ def _carry_stays(actor, transfer: Transfer, on: datetime.date) -> None:
 # Within the platform -----------------------------------------------------------------------
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def start_transfer(
     *, actor, member: Member, to_org: Organization | None, on=None, reason: str = "", batch=None
 ) -> Transfer:
     """The sending branch asks the receiving organisation to take the member."""
     _require(actor, member.organization)
-    member = _lock_member(member)
+    reason = _text(reason, "reason", 255)
+    member = _lock_member_in(member, to_org)
     to_org = _target(to_org)
     on = _date(on, "started_on")
     if to_org.pk == member.organization_id:
@@ -268,7 +363,7 @@ def start_transfer(
         category=member.category,
         from_org=member.organization,
         to_org=to_org,
-        reason=_text(reason, "reason", 255),
+        reason=reason,
         started_on=on,
         started_by=_user(actor),
         batch=batch,
@@ -277,6 +372,7 @@ def start_transfer(
     return transfer
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def start_group_transfer(
     *, actor, members: list[Member], to_org: Organization | None, on=None, reason: str = ""
@@ -310,6 +406,7 @@ def _pending(transfer: Transfer) -> None:
         )
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def accept_transfer(*, actor, transfer: Transfer, on=None) -> Transfer:
     """The receiving side accepts: the member's timeline and organisation change now."""
@@ -320,6 +417,15 @@ def accept_transfer(*, actor, transfer: Transfer, on=None) -> Transfer:
     _pending(transfer)
     on = _date(on, "decided_on", not_before=transfer.started_on)
     to_org = _target(transfer.to_org)
+    member = Member.objects.select_for_update().get(pk=transfer.member_id)
+    if member.organization_id != transfer.from_org_id:
+        # Moved meanwhile (a restructuring, a dissolution): accepting would move the member out
+        # of an organisation that never saw this transfer.
+        raise Conflict(
+            _("%(name)s is no longer in “%(org)s”: this transfer cannot be accepted; return it.")
+            % {"name": member.name, "org": transfer.from_org.name},
+            code="member_moved",
+        )
     before = audit.snapshot(transfer, TRANSFER_FIELDS)
     try:
         member_services.append_event(
@@ -345,6 +451,7 @@ def accept_transfer(*, actor, transfer: Transfer, on=None) -> Transfer:
     return transfer
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def accept_batch(*, actor, transfers: list[Transfer], on=None) -> int:
     for transfer in transfers:
@@ -352,6 +459,7 @@ def accept_batch(*, actor, transfers: list[Transfer], on=None) -> int:
     return len(transfers)
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def return_transfer(*, actor, transfer: Transfer, reason: str) -> Transfer:
     """The receiving side sends it back; refusing without a reason is not allowed."""
@@ -371,6 +479,7 @@ def return_transfer(*, actor, transfer: Transfer, reason: str) -> Transfer:
     return transfer
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def cancel_transfer(*, actor, transfer: Transfer, reason: str = "") -> Transfer:
     """The side that started it withdraws it (a transfer, a letter, or a registered incoming
@@ -402,22 +511,36 @@ def issuing_committee(org: Organization) -> Organization:
     return ancestors[-1] if ancestors else org
 
 
+LETTER_MAX_DAYS = 92  # three months at most (DOMAIN §7); the calendar decides the exact end
+
+
 def letter_valid_until(on: datetime.date, days: int | None) -> datetime.date:
-    days = settings.LETTER_VALID_DAYS if days in (None, "") else days
+    """The last day a letter issued on `on` is valid. Without `days`, the configured validity,
+    cut to three months where the months after `on` are short."""
+    default = days in (None, "")
+    days = settings.LETTER_VALID_DAYS if default else days
     try:
         days = int(days)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationFailed(
             _("Enter a whole number."), code="not_a_number", field="valid_days"
         ) from None
+    latest = rules.add_months(on, 3)
+    if not 1 <= days <= LETTER_MAX_DAYS:
+        raise ValidationFailed(
+            _("A letter is valid for 1 day to 3 months."), code="validity", field="valid_days"
+        )
     until = on + datetime.timedelta(days=days)
-    if days < 1 or until > rules.add_months(on, 3):
+    if until > latest:
+        if default:
+            return latest
         raise ValidationFailed(
             _("A letter is valid for 1 day to 3 months."), code="validity", field="valid_days"
         )
     return until
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def issue_letter(
     *,
@@ -432,14 +555,16 @@ def issue_letter(
     """An introduction letter to an organisation outside the platform, numbered per issuing
     committee and year. The member stays here until the receipt comes back."""
     _require(actor, member.organization)
-    member = _lock_member(member)
     counterpart = _text(counterpart, "counterpart", 128, required=True)
     addressee = _text(addressee, "addressee", 128) or counterpart
+    reason = _text(reason, "reason", 255)
     on = _date(on, "started_on")
     until = letter_valid_until(on, valid_days)
+    # The issuing committee's row too (numbers in order), above the member's organisation.
+    member = _lock_member_in(member, issuer=True)
     _no_open_transfer(member)
     issuer = issuing_committee(member.organization)
-    Organization.objects.select_for_update().filter(pk=issuer.pk).first()  # numbers in order
+    Organization.objects.select_for_update().filter(pk=issuer.pk).first()
     last = Transfer.objects.filter(letter_issuer=issuer, letter_year=on.year).aggregate(
         n=Max("letter_seq")
     )["n"]
@@ -453,7 +578,7 @@ def issue_letter(
         from_org=member.organization,
         counterpart=counterpart,
         addressee=addressee,
-        reason=_text(reason, "reason", 255),
+        reason=reason,
         started_on=on,
         started_by=_user(actor),
         letter_issuer=issuer,
@@ -466,6 +591,7 @@ def issue_letter(
     return transfer
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def record_receipt(*, actor, transfer: Transfer, on=None) -> Transfer:
     """The receipt came back: the member has left the platform."""
@@ -534,6 +660,7 @@ def expire_letters(today: datetime.date | None = None, *, limit: int = 1000) -> 
 _NUMBER = re.compile(r"^[\w\-〔〕（）()\[\]【】第号/.· ]{1,64}$")
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def register_incoming(
     *,
@@ -545,8 +672,10 @@ def register_incoming(
     on=None,
     valid_until=None,
     reason: str = "",
+    birth_date=None,
 ) -> Transfer:
-    """Register a letter brought from outside the platform, before confirming the member."""
+    """Register a letter brought from outside the platform, before confirming the member.
+    `birth_date`, when the letter gives one, must match the record brought back later."""
     _require(actor, to_org)
     to_org = _target(to_org)
     letter_number = _text(letter_number, "letter_number", 64, required=True)
@@ -558,7 +687,12 @@ def register_incoming(
         )
     counterpart = _text(counterpart, "counterpart", 128, required=True)
     person_name = _text(person_name, "person_name", 64, required=True)
+    reason = _text(reason, "reason", 255)
     on = _date(on, "started_on")
+    data = {}
+    if birth_date is not None:
+        birth_date = _date(birth_date, "birth_date", not_before=datetime.date(1880, 1, 1))
+        data["birth_date"] = birth_date.isoformat()
     if valid_until is not None:
         if not isinstance(valid_until, datetime.date):
             raise ValidationFailed(_("Enter a valid date."), code="required", field="valid_until")
@@ -587,10 +721,11 @@ def register_incoming(
                 to_org=to_org,
                 counterpart=counterpart,
                 letter_number=letter_number,
-                reason=_text(reason, "reason", 255),
+                reason=reason,
                 started_on=on,
                 started_by=_user(actor),
                 valid_until=valid_until,
+                incoming_data=data,
             )
     except IntegrityError:
         raise Conflict(
@@ -603,6 +738,7 @@ def register_incoming(
     return transfer
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def confirm_incoming(
     *, actor, transfer: Transfer, on=None, data: dict | None = None, member: Member | None = None
@@ -615,7 +751,8 @@ def confirm_incoming(
     transfer = _lock_transfer(transfer)
     _pending(transfer)
     on = _date(on, "decided_on", not_before=transfer.started_on)
-    if transfer.valid_until is not None and transfer.valid_until < on:
+    # Today, as the sweep does: a confirmation dated back does not revive an expired letter.
+    if transfer.valid_until is not None and transfer.valid_until < timezone.localdate():
         raise ValidationFailed(
             _("The letter expired on %(day)s: ask for a new one.")
             % {"day": transfer.valid_until.isoformat()},
@@ -625,6 +762,13 @@ def confirm_incoming(
     before = audit.snapshot(transfer, TRANSFER_FIELDS)
     if member is not None:
         member = Member.objects.select_for_update().get(pk=member.pk)
+        if not _matches_letter(member, transfer):
+            raise ValidationFailed(
+                _("This record is not of the person the letter names (%(name)s).")
+                % {"name": transfer.person_name},
+                code="not_the_person",
+                field="member",
+            )
         if member.status != "transferred_out":
             raise Conflict(
                 _(
@@ -670,9 +814,92 @@ def confirm_incoming(
     return transfer
 
 
-def returning_member(id_number_hash: str) -> Member | None:
-    """A record that left the platform earlier, found by the keyed hash of its ID number."""
-    return Member.objects.filter(id_number_hash=id_number_hash, status="transferred_out").first()
+_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", "．": "·", ".": "·"})
+
+
+def same_name(a: str, b: str) -> bool:
+    """Two spellings of one person's name: width, spaces and the dot of names such as
+    阿依古丽·买买提 aside."""
+
+    def norm(text: str) -> str:
+        text = unicodedata.normalize("NFKC", text or "").translate(_DOTS)
+        return "".join(text.split()).casefold()
+
+    return bool(norm(a)) and norm(a) == norm(b)
+
+
+def _matches_letter(member: Member, transfer: Transfer) -> bool:
+    """Is the record the person the incoming letter names: the same name, and the same birth
+    date when the letter gives one?"""
+    if not same_name(member.name, transfer.person_name):
+        return False
+    birth = (transfer.incoming_data or {}).get("birth_date")
+    return not birth or member.birth_date.isoformat() == birth
+
+
+LOOKUPS_ALLOWED = 20  # look-ups by ID number per person
+LOOKUP_WINDOW = 600  # seconds
+
+
+class TooManyLookups(ServiceError):
+    code = "throttled"
+    status = 429
+
+
+def _throttle(actor) -> None:
+    """At most LOOKUPS_ALLOWED look-ups per person in LOOKUP_WINDOW: trying ID numbers one after
+    another is not a way to find out who left the platform."""
+    key = f"transfers:lookup:{getattr(actor, 'pk', None)}"
+    cache.add(key, 0, LOOKUP_WINDOW)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, LOOKUP_WINDOW)
+        count = 1
+    if count > LOOKUPS_ALLOWED:
+        raise TooManyLookups(
+            _("Too many look-ups by ID number: try again in %(n)d minutes.")
+            % {"n": LOOKUP_WINDOW // 60},
+            field="id_number",
+        )
+
+
+def returning_member(*, actor, transfer: Transfer, id_number: str) -> Member | None:
+    """The record of someone who left the platform earlier, looked up by ID number to confirm
+    an incoming letter: only the record of the person the letter names (name, and birth date
+    when the letter gives one), so a number alone finds nobody. Every look-up is audited (with
+    the record found), and a person has LOOKUPS_ALLOWED of them every LOOKUP_WINDOW seconds."""
+    if transfer.direction != Direction.INCOMING:
+        raise ValidationFailed(_("Only an incoming letter is confirmed here."))
+    _require(actor, transfer.to_org, seen_from=(transfer.from_org,))
+    _throttle(actor)
+    try:
+        number = parse_id_number(id_number)
+    except InvalidIdNumber as exc:
+        raise ValidationFailed(
+            member_services.id_number_message(exc), code="invalid_id_number", field="id_number"
+        ) from None
+    found = (
+        Member.objects.filter(
+            id_number_hash=crypto.keyed_hash(number.number), status="transferred_out"
+        )
+        .order_by("pk")
+        .first()
+    )
+    birth = (transfer.incoming_data or {}).get("birth_date")
+    if found is not None and (
+        not _matches_letter(found, transfer) or (birth and number.birth_date.isoformat() != birth)
+    ):
+        found = None
+    audit.record(
+        actor,
+        "letter.lookup",
+        transfer,
+        after={"id_number": crypto.mask_id_number(number.number), "found": found is not None},
+        org_path=transfer.to_org.path if transfer.to_org else "",
+        subject=member_services.subject_of(found) if found is not None else None,
+    )
+    return found
 
 
 # Mobile members -----------------------------------------------------------------------------
@@ -703,6 +930,7 @@ def _mobile_dates(since, expected_return) -> tuple[datetime.date, datetime.date 
     return since, expected_return
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def register_mobile_out(
     *,
@@ -717,9 +945,11 @@ def register_mobile_out(
 ) -> MobileStay:
     """A member leaves for a while; the host (on the platform or not) takes them into its life."""
     _require(actor, member.organization)
-    member = _lock_member(member)
     since, expected_return = _mobile_dates(since, expected_return)
     destination = _text(destination, "destination", 128)
+    card_number = _text(card_number, "card_number", 32)
+    note = _text(note, "note", 255)
+    member = _lock_member_in(member, host_org)
     if host_org is not None:
         host_org = _target(host_org, "host_org")
         if host_org.pk == member.organization_id:
@@ -749,10 +979,10 @@ def register_mobile_out(
         home_org=member.organization,
         host_org=host_org,
         destination=destination,
-        card_number=_text(card_number, "card_number", 32),
+        card_number=card_number,
         since=since,
         expected_return=expected_return,
-        note=_text(note, "note", 255),
+        note=note,
         created_by=_user(actor),
     )
     audit.record(
@@ -766,6 +996,7 @@ def register_mobile_out(
     return stay
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def register_mobile_in(
     *,
@@ -780,17 +1011,21 @@ def register_mobile_in(
 ) -> MobileStay:
     """A member of an organisation outside the platform joins this organisation's life."""
     _require(actor, host_org)
+    person_name = _text(person_name, "person_name", 64, required=True)
+    home_text = _text(home_text, "home_text", 128, required=True)
+    card_number = _text(card_number, "card_number", 32)
+    note = _text(note, "note", 255)
     host_org = _target(host_org, "host_org")
     since, expected_return = _mobile_dates(since, expected_return)
     stay = MobileStay.objects.create(
-        person_name=_text(person_name, "person_name", 64, required=True),
-        home_text=_text(home_text, "home_text", 128, required=True),
+        person_name=person_name,
+        home_text=home_text,
         host_org=host_org,
         destination=host_org.name,
-        card_number=_text(card_number, "card_number", 32),
+        card_number=card_number,
         since=since,
         expected_return=expected_return,
-        note=_text(note, "note", 255),
+        note=note,
         created_by=_user(actor),
     )
     audit.record(
@@ -803,11 +1038,14 @@ def _stay_side(stay: MobileStay) -> Organization | None:
     return stay.home_org if stay.member_id else stay.host_org
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def end_mobile(*, actor, stay: MobileStay, on=None) -> MobileStay:
     """The member is back (or, for a member of elsewhere, has left the host)."""
     side = _stay_side(stay)
     _require(actor, side, seen_from=(stay.home_org, stay.host_org))
+    if stay.member_id:  # the member's row before the stay's, as everywhere
+        Member.objects.select_for_update().filter(pk=stay.member_id).first()
     stay = MobileStay.objects.select_for_update().get(pk=stay.pk)
     if stay.state != MobileState.ACTIVE:
         raise Conflict(_("This stay has already ended."), code="already_ended")
@@ -837,6 +1075,7 @@ def end_mobile(*, actor, stay: MobileStay, on=None) -> MobileStay:
     return stay
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def convert_mobile(
     *,
@@ -854,6 +1093,9 @@ def convert_mobile(
             _("Only a member of this platform is transferred from here."), code="not_ours"
         )
     _require(actor, stay.home_org, seen_from=(stay.host_org,))
+    # Organisations, then the member, then the stay: the order of every other service here.
+    target = to_org or stay.host_org
+    _lock_member_in(stay.member, target, issuer=target is None)
     stay = (
         MobileStay.objects.select_for_update(of=("self",))
         .select_related("member", "host_org", "home_org")
@@ -902,6 +1144,7 @@ def convert_mobile(
 CONTACT_DECISIONS = {"suspend": EventKind.SUSPENDED, "remove": EventKind.REMOVED}
 
 
+@_deadlock_is_conflict
 @transaction.atomic
 def decide_contact(*, actor, member: Member, decision: str, on=None, reference: str = "") -> Member:
     """A person decides on a flagged member out of contact: suspend the standing, or remove.
@@ -914,6 +1157,14 @@ def decide_contact(*, actor, member: Member, decision: str, on=None, reference: 
     if not member.out_of_contact:
         raise ValidationFailed(
             _("%(name)s is not out of contact.") % {"name": member.name}, code="not_out_of_contact"
+        )
+    if Transfer.objects.filter(member=member, state=State.PENDING).exists():
+        # The other side would otherwise accept (or the receipt arrive for) someone removed.
+        raise Conflict(
+            _("%(name)s has a transfer under way: decide or cancel it first.")
+            % {"name": member.name},
+            code="transfer_open",
+            field="decision",
         )
     on = _date(on, "on")
     suspended_on = (
@@ -944,5 +1195,36 @@ def decide_contact(*, actor, member: Member, decision: str, on=None, reference: 
     # Offices are held by full members in good standing: a suspended or removed member leaves
     # them on the day of the decision.
     _end_offices(actor, member, None, on, reason=_("out of contact"))
+    if decision == "remove":
+        end_active_stay(actor=actor, member=member, on=on, reason=_("removed from the Party"))
     member.refresh_from_db()
     return member
+
+
+def end_active_stay(*, actor, member: Member, on: datetime.date, reason: str) -> MobileStay | None:
+    """End the member's stay away, if any, when their membership ends (removed, deceased, ...):
+    nobody is listed as away from, or a guest of, an organisation they no longer belong to.
+    Call inside the transaction that ends the membership, with the member's row locked."""
+    stay = (
+        MobileStay.objects.select_for_update(of=("self",))
+        .select_related("home_org")
+        .filter(member=member, state=MobileState.ACTIVE)
+        .first()
+    )
+    if stay is None:
+        return None
+    before = audit.snapshot(stay, MOBILE_FIELDS)
+    stay.state = MobileState.RETURNED
+    stay.returned_on = max(on, stay.since)
+    stay.save(update_fields=["state", "returned_on"])
+    old, new = audit.diff(before, audit.snapshot(stay, MOBILE_FIELDS))
+    audit.record(
+        actor,
+        "mobile.end",
+        stay,
+        before=old,
+        after={**(new or {}), "reason": reason},
+        org_path=stay.home_org.path if stay.home_org else member.org_path,
+        subject=member_services.subject_of(member),
+    )
+    return stay

@@ -16,10 +16,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from dangjian.core import crypto
 from dangjian.core import selectors as core_selectors
 from dangjian.core.errors import Conflict, NotFound, ServiceError
-from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgStatus
 from dangjian.members import selectors as member_selectors
 from dangjian.members import services as member_services
@@ -452,7 +450,9 @@ def letter_issue(request, member_pk):
                 counterpart=data["counterpart"],
                 addressee=data["addressee"],
                 on=data["started_on"],
-                valid_days=data["valid_days"],
+                # The default left as shown is the configured validity, which the service cuts
+                # to three months where the months ahead are short.
+                valid_days=data["valid_days"] if "valid_days" in form.changed_data else None,
                 reason=data["reason"],
             )
         except ServiceError as exc:
@@ -555,6 +555,7 @@ def incoming_register(request):
                 on=data["started_on"],
                 valid_until=data["valid_until"],
                 reason=data["reason"],
+                birth_date=data["birth_date"],
             )
         except ServiceError as exc:
             _form_errors(form, exc)
@@ -575,18 +576,25 @@ def incoming_register(request):
     )
 
 
-def _lookup(form) -> object | None:
-    """The record that left the platform with the ID number of a valid lookup form."""
+def _lookup(user, transfer, form) -> object | None:
+    """The record of the letter's person that left the platform, by the ID number of a valid
+    lookup form (audited and limited by the service)."""
     try:
-        number = parse_id_number(form.cleaned_data["id_number"]).number
-    except InvalidIdNumber as exc:
-        form.add_error("id_number", member_services.id_number_message(exc))
+        found = services.returning_member(
+            actor=user, transfer=transfer, id_number=form.cleaned_data["id_number"]
+        )
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as exc:
+        _form_errors(form, exc)
         return None
-    found = services.returning_member(crypto.keyed_hash(number))
     if found is None:
         form.add_error(
             "id_number",
-            _("No record that left the platform has this ID number: fill in the record below."),
+            _(
+                "No record that left the platform has this ID number and the name on the letter: "
+                "fill in the record below."
+            ),
         )
     return found
 
@@ -608,12 +616,15 @@ def incoming_confirm(request, pk):
     record = MemberForm(
         request.POST if mode == "new" else None,
         prefix="new",
-        initial={"name": transfer.person_name},
+        initial={
+            "name": transfer.person_name,
+            "birth_date": (transfer.incoming_data or {}).get("birth_date"),
+        },
     )
     when = forms.ConfirmDateForm(request.POST if mode == "new" else None, prefix="new")
     found = None
     if mode in ("lookup", "link") and lookup.is_valid():
-        found = _lookup(lookup)
+        found = _lookup(user, transfer, lookup)
         if found is not None and mode == "link":
             try:
                 services.confirm_incoming(
