@@ -375,11 +375,20 @@ def test_a_failed_election_is_stored_and_cannot_be_approved(alice, oscar, tree, 
     ("change", "status", "code", "field"),
     [
         ({"voters_present": 8}, 400, "too_many_present", "voters_present"),
-        ({"seats": 0}, 400, "no_seats", "seats"),
-        ({"seats": -1}, 400, "negative", "seats"),
         ({"votes": [8, 6, 5, 2]}, 400, "too_many_votes", "candidates.0"),
         ({"votes": [7, 7, 7, 2]}, 400, "votes_exceed_ballots", "candidates"),
-        ({"votes": [7, -1, 5, 2]}, 400, "negative", "candidates.1"),
+        # Out of bounds: refused by the schema, naming the field, before any query.
+        ({"seats": 0}, 422, "invalid", "seats"),
+        ({"seats": -1}, 422, "invalid", "seats"),
+        ({"seats": 100}, 422, "invalid", "seats"),
+        ({"seats": 40000}, 422, "invalid", "seats"),
+        ({"voters_expected": 2**31}, 422, "invalid", "voters_expected"),
+        ({"voters_present": 10**20}, 422, "invalid", "voters_present"),
+        ({"votes": [7, -1, 5, 2]}, 422, "invalid", "candidates.1.votes"),
+        ({"votes": [7, 10**20, 5, 2]}, 422, "invalid", "candidates.1.votes"),
+        ({"member": (0, 10**20)}, 422, "invalid", "candidates.0.member_id"),
+        ({"member": (0, 0)}, 422, "invalid", "candidates.0.member_id"),
+        ({"held_on": "1900-01-01"}, 400, "before_founding", "held_on"),
         (
             {"positions": ["secretary", "secretary", "publicity", "member"]},
             400,
@@ -411,7 +420,10 @@ def test_election_numbers_that_do_not_add_up(
             row["position"] = position
     if "member" in change:
         i, who = change.pop("member")
-        body["candidates"][i]["member_id"] = roster[who].pk if who else 999999
+        if isinstance(who, int):
+            body["candidates"][i]["member_id"] = who
+        else:
+            body["candidates"][i]["member_id"] = roster[who].pk if who else 999999
     body |= change
     before = (Election.objects.count(), AuditEvent.objects.count())
     assert_error(alice.post(f"{C}/orgs/{tree['branch_a'].pk}/elections", body), status, code, field)
@@ -601,6 +613,33 @@ def test_split_dry_run_then_apply(oscar, people, tree, roster):
 
     bad = oscar.post(url, body | {"code": "B08", "member_ids": [roster["zhao"].pk]})
     assert_error(bad, 400, "cannot_split")
+
+
+@pytest.mark.parametrize("bad", [10**20, 2**63, 0, -1])
+def test_ids_out_of_range_are_refused_by_the_schema(oscar, tree, roster, bad):
+    """Every id the API takes is a positive 64-bit number: anything else answers 422 naming
+    it, before it reaches a query (SQLite overflows on a larger number in a list of ids)."""
+    a = tree["branch_a"]
+    before = _snapshot()
+    split = {"code": "B07", "name": "东街第二党支部", "member_ids": [roster["wang"].pk, bad]}
+    assert_error(oscar.post(f"{C}/orgs/{a.pk}/split", split), 422, "invalid", "member_ids.1")
+    assert_error(oscar.post(f"{C}/orgs/{a.pk}/merge", {"into_id": bad}), 422, "invalid", "into_id")
+    assert_error(
+        oscar.post(f"{C}/orgs/{tree['branch_b'].pk}/dissolve", {"move_members_to": bad}),
+        422,
+        "invalid",
+        "move_members_to",
+    )
+    appoint = {"member_id": bad, "position": "member", "started_on": "2025-01-01"}
+    assert_error(oscar.post(f"{C}/orgs/{a.pk}/holders", appoint), 422, "invalid", "member_id")
+    for query in ({"root": bad}, {"org": bad}):
+        name = next(iter(query))
+        path = "shape" if name == "root" else "elections"
+        assert_error(oscar.get(f"{C}/{path}", query), 422, "invalid", name)
+    assert_error(oscar.get(f"{C}/reelection", {"root": bad}), 422, "invalid", "root")
+    for path in (f"orgs/{bad}", f"elections/{bad}"):
+        assert oscar.get(f"{C}/{path}").status_code == 422, path
+    assert _snapshot() == before
 
 
 def test_dissolve_moving_members(oscar, people, tree, roster):

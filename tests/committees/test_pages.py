@@ -155,6 +155,18 @@ def test_a_term_in_the_future_is_refused_and_kept(people, tree, en):
     assert not Term.objects.exists()
 
 
+def test_a_term_before_the_founding_of_the_party_is_refused_and_kept(people, tree, en):
+    a = tree["branch_a"]
+    response = en(people["alice"]).post(
+        reverse("committees:record_term", args=[a.pk]),
+        {"form": "secretary", "elected_on": "0001-01-01"},
+    )
+    assert response.status_code == 200
+    assert "1921-07-01" in response.context["term_form"].errors["elected_on"][0]
+    assert 'value="0001-01-01"' in html(response)
+    assert not Term.objects.exists()
+
+
 def test_appoint_and_end_an_office(people, tree, roster, en):
     a = tree["branch_a"]
     c = en(people["alice"])
@@ -417,6 +429,40 @@ def test_numbers_that_do_not_add_up_are_named_and_kept(people, tree, electorate,
     assert not Election.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("numbers", "field"),
+    [
+        ({"seats": 100}, "seats"),
+        ({"seats": 40000}, "seats"),  # a smallint column on PostgreSQL
+        ({"voters_expected": 2**31, "voters_present": 7}, "voters_expected"),
+        ({"voters_present": 10**20}, "voters_present"),
+    ],
+    ids=["a-hundred-seats", "smallint-seats", "int32-voters", "huge-present"],
+)
+def test_numbers_out_of_bounds_are_named_and_kept(people, tree, electorate, en, numbers, field):
+    a = tree["branch_a"]
+    response = en(people["alice"]).post(
+        reverse("committees:election_new", args=[a.pk]),
+        election_post(electorate[:4], [7, 6, 5, 2], **numbers),
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert f'value="{numbers[field]}"' in html(response)
+    assert not Election.objects.exists()
+
+
+def test_votes_out_of_bounds_mark_the_row(people, tree, electorate, en):
+    a = tree["branch_a"]
+    response = en(people["alice"]).post(
+        reverse("committees:election_new", args=[a.pk]),
+        election_post(electorate[:4], [7, 10**11, 5, 2]),
+    )
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    assert rows[1]["error"] and not rows[0]["error"]
+    assert not Election.objects.exists()
+
+
 def test_a_bad_candidate_row_is_marked(people, tree, electorate, en):
     a = tree["branch_a"]
     votes = [7, 6, 5, 9, 1]  # the fourth has more votes than the seven present
@@ -663,6 +709,22 @@ def test_lists_cost_the_same_for_3_and_12_branches(
     elif url == "committees:shape" and not params:
         counts = {row["code"]: row["count"] for row in page.context["kinds_table"]}
         assert counts["too_few_full"] == 2 + 24
+
+
+def test_a_page_turn_of_the_shape_warnings_reads_the_cache(people, tree, admin, make_member, en):
+    c = en(people["oscar"])
+    _grow(admin, tree, make_member, 3, 0)
+    url = reverse("committees:shape")
+    cold = _count(c, url)  # a fresh cache
+
+    with CaptureQueriesContext(connection) as captured:
+        again = c.get(url, {"page": "1"})
+    assert again.status_code == 200
+    assert len(captured.captured_queries) < cold
+    report = [q["sql"] for q in captured.captured_queries]
+    # Neither members nor offices counted again.
+    assert not any("GROUP BY" in sql or "committees_officeholder" in sql for sql in report)
+    assert again.context["organisations_out_of_shape"] > 0
 
 
 def test_the_organisation_page_costs_the_same_with_a_long_history(

@@ -236,11 +236,23 @@ def test_split_moves_the_chosen_members_to_a_new_sibling(admin, people, tree, ro
 
 @pytest.mark.parametrize(
     ("source", "chosen"),
-    [("branch_a", []), ("branch_a", ["zhang", "zhao"]), ("town", ["zhang"])],
-    ids=["nobody-chosen", "someone-of-another-branch", "not-a-branch"],
+    [
+        ("branch_a", []),
+        ("branch_a", ["zhang", "zhao"]),
+        ("town", ["zhang"]),
+        ("branch_a", ["zhang", 10**20]),  # beyond 64 bits: SQLite would overflow in pk__in
+        ("branch_a", [0, -3]),
+    ],
+    ids=[
+        "nobody-chosen",
+        "someone-of-another-branch",
+        "not-a-branch",
+        "an-id-beyond-64-bits",
+        "ids-that-name-no-row",
+    ],
 )
 def test_impossible_splits_change_nothing(admin, tree, roster, source, chosen):
-    ids = [roster[k].pk for k in chosen]
+    ids = [k if isinstance(k, int) else roster[k].pk for k in chosen]
     assert not restructure.preview_split(actor=admin, source=tree[source], member_ids=ids).ok
     with nothing_written(), pytest.raises(ValidationFailed) as exc:
         restructure.split(

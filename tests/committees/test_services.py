@@ -150,8 +150,10 @@ def test_a_term_not_after_the_current_one_is_refused(people, tree, day):
         ("branch_a", "committee", "2024-03-01", "required", "elected_on"),  # text, not a date
         ("branch_a", "council", D("2024-03-01"), "invalid_form", "form"),
         ("group_a", "committee", D("2024-03-01"), "group", None),
+        ("branch_a", "committee", D("0001-01-01"), "before_founding", "elected_on"),
+        ("branch_a", "committee", D("1921-06-30"), "before_founding", "elected_on"),
     ],
-    ids=["future", "not-a-date", "unknown-form", "party-group"],
+    ids=["future", "not-a-date", "unknown-form", "party-group", "year-one", "before-1921-07-01"],
 )
 def test_record_term_refuses_bad_input(people, tree, org, form, elected_on, code, field):
     if elected_on == "tomorrow":
@@ -160,6 +162,13 @@ def test_record_term_refuses_bad_input(people, tree, org, form, elected_on, code
         services.record_term(actor=people["alice"], org=tree[org], form=form, elected_on=elected_on)
     assert (exc.value.code, exc.value.field) == (code, field)
     assert str(exc.value.message)
+
+
+def test_a_term_from_the_founding_of_the_party_is_taken(people, tree):
+    term = services.record_term(
+        actor=people["alice"], org=tree["branch_a"], form="secretary", elected_on=D("1921-07-01")
+    )
+    assert (term.rule_version, term.ends_on) == ("pre-2018", D("1923-07-01"))
 
 
 def test_record_term_in_a_dissolved_organisation_is_refused(people, tree, admin):
@@ -233,6 +242,26 @@ def test_moving_the_due_date_refuses_bad_input(people, term, due_on, reason, cod
     with nothing_written(), pytest.raises(ValidationFailed) as exc:
         services.shift_due_date(actor=people["oscar"], term=term, due_on=due_on, reason=reason)
     assert (exc.value.code, exc.value.field) == (code, field)
+
+
+def test_a_due_date_is_never_moved_before_the_founding_of_the_party(people, tree):
+    """A term entered before the bound existed (or by an old system) cannot be moved before
+    1921-07-01 either."""
+    old = Term.objects.create(
+        organization=tree["branch_a"],
+        form="committee",
+        elected_on=D("1919-06-01"),
+        term_years=2,
+        rule_version="pre-2018",
+        ends_on=D("1921-06-01"),
+        due_on=D("1921-06-01"),
+    )
+    with nothing_written(), pytest.raises(ValidationFailed) as exc:
+        services.shift_due_date(
+            actor=people["oscar"], term=old, due_on=D("1921-05-01"), reason="理由"
+        )
+    assert (exc.value.code, exc.value.field) == ("before_founding", "due_on")
+    assert "1921-07-01" in str(exc.value.message)
 
 
 def test_an_ended_term_keeps_its_date(people, tree, term):
@@ -474,6 +503,15 @@ def test_record_election_works_out_who_is_elected(people, tree, seven, recorded)
         ({"kind": "by_election"}, "no_current_term", "kind"),
         ({"held_on": "tomorrow"}, "future_date", "held_on"),
         ({"held_on": None}, "required", "held_on"),
+        ({"held_on": D("0001-01-01")}, "before_founding", "held_on"),
+        ({"seats": 100}, "too_large", "seats"),
+        ({"seats": 40000}, "too_large", "seats"),
+        ({"seats": 10**20}, "too_large", "seats"),
+        ({"seats": float("inf")}, "not_a_number", "seats"),
+        ({"voters_expected": 2**31}, "too_large", "voters_expected"),
+        ({"voters_expected": 1_000_001}, "too_large", "voters_expected"),
+        ({"voters_present": "100000000000000000000"}, "too_large", "voters_present"),
+        ({"votes": [7, 10**20, 5, 2]}, "too_large", "candidates.1"),
     ],
     ids=[
         "present-over-expected",
@@ -497,6 +535,15 @@ def test_record_election_works_out_who_is_elected(people, tree, seven, recorded)
         "by-election-without-a-term",
         "future",
         "no-date",
+        "year-one",
+        "a-hundred-seats",
+        "smallint-seats",
+        "huge-seats",
+        "infinite-seats",
+        "int32-voters",
+        "a-million-and-one-voters",
+        "huge-present-in-words",
+        "huge-votes",
     ],
 )  # fmt: skip
 def test_election_numbers_that_do_not_add_up_change_nothing(

@@ -220,3 +220,55 @@ def test_the_report_takes_the_same_queries_for_more_organisations(generated, ove
         org = build.org(root, "branch")
         build.leadership(org, build.members(org, 8, 1), "c3")
     assert queries() == before <= 6
+
+
+# The cache: a page turn reads it; any change is seen at once --------------------------------
+
+
+def _counted(user, root=None):
+    with CaptureQueriesContext(connection) as captured:
+        report = selectors.shape_report(user, root)
+    return report, [q["sql"] for q in captured]
+
+
+def test_a_second_look_reads_the_cache(generated, overseer):
+    root, expected = generated
+    user = User.objects.get(username="overseer")
+    first, cold = _counted(user, root)
+    again, warm = _counted(user, root)
+    assert [(s.org_id, s.problems) for s in again] == [(s.org_id, s.problems) for s in first]
+    assert {s.org_id: s.problems for s in again} == expected
+    # Only the check that nothing changed since (the latest audit event).
+    assert len(warm) == 1 and "MAX" in warm[0].upper()
+    assert len(cold) > len(warm)
+
+
+def test_any_change_is_seen_at_once(generated, overseer, admin):
+    root, expected = generated
+    lacking = next(pk for pk, problems in expected.items() if "no_secretary" in problems)
+    org = Organization.objects.get(pk=lacking)
+    assert (
+        "no_secretary"
+        in {s.org_id: s.problems for s in selectors.shape_report(overseer, root)}[lacking]
+    )
+    full = Member.objects.filter(organization=org, status="active", category="full").first()
+    from dangjian.committees import services
+
+    services.appoint(
+        actor=admin, org=org, member=full, position="secretary", started_on=D("2025-01-01")
+    )
+    after = {s.org_id: s.problems for s in selectors.shape_report(overseer, root)}
+    assert "no_secretary" not in after[lacking]
+
+
+def test_the_cache_is_per_scope_and_root(generated, overseer, make_user, admin):
+    root, expected = generated
+    branch = Organization.objects.get(pk=next(iter(expected)))
+    secretary = make_user("branch_secretary")
+    core_services.assign_role(actor=admin, user=secretary, org=branch, role="secretary")
+    # Nothing changes from here on: each answer comes from its own cache entry.
+    assert len(selectors.shape_report(overseer)) == len(expected)
+    assert [s.org_id for s in selectors.shape_report(secretary)] == [branch.pk]
+    assert [s.org_id for s in selectors.shape_report(overseer, branch)] == [branch.pk]
+    assert len(selectors.shape_report(overseer, root)) == len(expected)
+    assert len(selectors.shape_report(overseer)) == len(expected)

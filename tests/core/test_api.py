@@ -275,7 +275,9 @@ def test_list_scope(alice, oscar, bob, tree):
     for params in ({"q": "东街"}, {"q": "B01"}, {"kind": "branch"}, {"kind": "group"}):
         assert "B01" not in codes(bob.get(f"{API}/orgs", params)), params
     assert codes(bob.get(f"{API}/orgs", {"q": "东街"})) == []
-    assert_error(oscar.get(f"{API}/orgs", {"root": 0}), 404, "not_found")
+    # Ids are positive 64-bit numbers: anything else is refused by the schema, naming it.
+    for root in (0, -1, 2**63, 10**20):
+        assert_error(oscar.get(f"{API}/orgs", {"root": root}), 422, "invalid", "root")
 
 
 @pytest.mark.django_db
@@ -715,10 +717,13 @@ def test_dissolve_twice(oscar, tree):
     # parent id 0 names no organisation: not "top level"
     assert_error(
         oscar.post(f"{API}/orgs", group_payload(tree["branch_b"], "G61") | {"parent_id": 0}),
-        404,
-        "not_found",
+        422,
+        "invalid",
+        "parent_id",
     )
-    assert_error(oscar.post(org_url(tree["branch_b"], "move"), {"parent_id": 0}), 404, "not_found")
+    assert_error(
+        oscar.post(org_url(tree["branch_b"], "move"), {"parent_id": 0}), 422, "invalid", "parent_id"
+    )
     assert state() == before
 
 
@@ -762,6 +767,8 @@ def test_create_schema_errors(oscar, tree, payload, field):
         ({"established_on": "2020-02-30"}, 422, "invalid", "established_on"),
         ({"kind": "squad"}, 422, "invalid", "kind"),
         ({"display_order": [1]}, 422, "invalid", "display_order"),
+        ({"display_order": 2**31}, 422, "invalid", "display_order"),
+        ({"display_order": 10**20}, 422, "invalid", "display_order"),
     ],
 )
 def test_update_errors(oscar, tree, payload, status, code, field):

@@ -317,6 +317,13 @@ BAD_INPUT = [
         "established_on",
     ),
     (
+        "a display order beyond its 32-bit column",
+        lambda t, a: services.update_organization(actor=a, org=t["branch_a"], display_order=2**31),
+        ValidationFailed,
+        "invalid",
+        "display_order",
+    ),
+    (
         "established date edited into the future",
         lambda t, a: services.update_organization(
             actor=a, org=t["branch_a"], established_on=_future()

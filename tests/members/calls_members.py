@@ -161,7 +161,12 @@ MEMBER_CALLS = {
     ("get", f"{M}/{{member_id}}/events"): lambda ctx: {"path": _one(ctx)},
     ("post", f"{M}/{{member_id}}/events"): lambda ctx: {
         "path": _one(ctx),
-        "body": {"kind": "mobile_out", "on": "2020-03-01", "detail": "杭州市", "reference": "1"},
+        "body": {
+            "kind": "lost_contact",
+            "on": "2020-03-01",
+            "detail": "电话停机",
+            "reference": "1",
+        },
     },
     ("get", f"{M}/{{member_id}}/state"): lambda ctx: {
         "path": _one(ctx),

@@ -21,6 +21,7 @@ from dangjian.members.models import (
     RewardDiscipline,
     StandingEvent,
 )
+from dangjian.transfers import services as transfer_services
 from tests.idnumbers import make_id
 
 API = "/api/v1"
@@ -249,9 +250,7 @@ def varied(roster, admin, tree, make_member):
     on = datetime.date(2024, 3, 1)
     member_services.record_event(actor=admin, member=wang, kind="suspended", on=on)
     member_services.record_event(actor=admin, member=zhao, kind="lost_contact", on=on)
-    member_services.record_event(
-        actor=admin, member=qian, kind="mobile_out", on=on, detail="深圳市"
-    )
+    transfer_services.register_mobile_out(actor=admin, member=qian, destination="深圳市", since=on)
     sun = make_member(tree["branch_a"], "孙八", birth="1940-02-02", joined_on="1960-07-01")
     member_services.record_event(actor=admin, member=sun, kind="deceased", on=on)
     return roster
@@ -691,29 +690,21 @@ def test_timeline_and_state(alice, oscar, bob, roster, tree, people):
 
 
 @pytest.mark.django_db
-def test_transfer_moves_the_member_between_scopes(alice, oscar, bob, roster, tree):
+def test_transfer_moves_the_member_between_scopes(alice, oscar, bob, people, roster, tree):
+    """A transfer (the transfers services' own events) moves the record out of the sender's
+    scope into the receiver's once accepted, and the timeline says so."""
     zhang, b = roster["zhang"], tree["branch_b"]
-    out = alice.post(url(zhang, "events"), {"kind": "transferred_out", "on": "2024-01-10"})
-    assert out.status_code == 201, out.content
-    assert alice.get(url(zhang)).json()["status"] == "transferred_out"
-    before = state()
-    # B lies outside alice's scope: she cannot send him there.
-    response = alice.post(
-        url(zhang, "events"),
-        {"kind": "transferred_in", "on": "2024-02-01", "organization_id": b.pk},
-    )
-    assert_error(response, 404, "not_found")
-    assert state() == before
-    response = oscar.post(
-        url(zhang, "events"),
-        {"kind": "transferred_in", "on": "2024-02-01", "organization_id": b.pk},
-    )
-    assert response.status_code == 201, response.content
-    assert response.json()["organization"]["code"] == "B02"
-    assert bob.get(url(zhang)).json()["status"] == "active"
+    transfer = transfer_services.start_transfer(actor=people["alice"], member=zhang, to_org=b)
+    assert alice.get(url(zhang)).json()["organization"]["code"] == "B01"  # until accepted
+    assert_error(bob.get(url(zhang)), 404, "not_found")
+    transfer_services.accept_transfer(actor=people["bob"], transfer=transfer)
+    body = bob.get(url(zhang)).json()
+    assert (body["status"], body["organization"]["code"]) == ("active", "B02")
+    assert bob.get(url(zhang, "events")).json()[-1]["kind"] == "transferred"
     assert_error(alice.get(url(zhang)), 404, "not_found")
     assert "张三" not in names(alice.get(M))
     assert "张三" in names(bob.get(M))
+    assert "张三" in names(oscar.get(M))
 
 
 @pytest.mark.django_db
@@ -733,6 +724,14 @@ def test_transfer_moves_the_member_between_scopes(alice, oscar, bob, roster, tre
             None,
         ),
         ({"kind": "lost_contact"}, 422, "invalid", "on"),
+        # The transfers services' own events: recorded on the transfer and mobile pages.
+        ({"kind": "transferred_out", "on": "2024-01-10"}, 400, "use_transfers", "kind"),
+        (
+            {"kind": "mobile_out", "on": "2024-01-10", "detail": "深圳"},
+            400,
+            "use_transfers",
+            "kind",
+        ),
     ],
 )
 def test_bad_events_change_nothing(alice, roster, data, status, code, field):
@@ -744,11 +743,10 @@ def test_bad_events_change_nothing(alice, roster, data, status, code, field):
 @pytest.mark.django_db
 def test_event_at_a_group_is_refused(oscar, roster, tree):
     zhang = roster["zhang"]
-    oscar.post(url(zhang, "events"), {"kind": "transferred_out", "on": "2024-01-10"})
     before = state()
     response = oscar.post(
         url(zhang, "events"),
-        {"kind": "transferred_in", "on": "2024-02-01", "organization_id": tree["group_a"].pk},
+        {"kind": "admitted", "on": "2024-02-01", "organization_id": tree["group_a"].pk},
     )
     assert_error(response, 400, "not_a_branch", "organization_id")
     assert state() == before

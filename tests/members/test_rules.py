@@ -140,8 +140,9 @@ def test_members_as_of_a_past_date_from_the_database(people, tree, roster, admin
     zhao, li, qian = roster["zhao"], roster["li"], roster["qian"]
     services.record_event(actor=admin, member=zhao, kind="deceased", on=D("2025-03-01"))
     services.record_event(actor=admin, member=li, kind="became_full", on=D("2026-09-01"))
-    services.record_event(actor=admin, member=qian, kind="transferred_out", on=D("2026-02-01"))
-    services.record_event(
+    # Transfers are the transfers services' own events (recorded with their letters).
+    services.append_event(actor=admin, member=qian, kind="transferred_out", on=D("2026-02-01"))
+    services.append_event(
         actor=admin,
         member=qian,
         kind="transferred_in",
@@ -209,7 +210,7 @@ def test_an_edit_that_reorders_the_timeline_is_refused(people, tree, roster, adm
     from dangjian.members import services
 
     wang = roster["wang"]
-    services.record_event(
+    services.append_event(  # as the transfers services write it
         actor=admin,
         member=wang,
         kind="transferred",
@@ -245,7 +246,7 @@ def test_an_event_inserted_before_others_must_fit_them_all(people, roster, admin
         services.record_event(actor=admin, member=zhang, kind="suspended", on=D("2012-01-01"))
     assert info.value.code == "already_suspended"
     with pytest.raises(ValidationFailed) as info:
-        services.record_event(
+        services.append_event(  # as the transfers services write it
             actor=admin,
             member=li,
             kind="transferred_in",

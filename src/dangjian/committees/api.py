@@ -20,7 +20,7 @@ from ninja.pagination import paginate
 
 from dangjian.core import rules
 from dangjian.core import selectors as core_selectors
-from dangjian.core.api import ERRORS, READ_ERRORS
+from dangjian.core.api import ERRORS, READ_ERRORS, Id, IdField, PathId
 from dangjian.core.errors import Forbidden, NotFound, ServiceError
 from dangjian.core.models import Organization, OrgKind
 from dangjian.members import selectors as member_selectors
@@ -219,7 +219,7 @@ class ShiftIn(Schema):
 
 
 class AppointIn(Schema):
-    member_id: int = Field(description="a full member in good standing of the organisation")
+    member_id: int = IdField(description="a full member in good standing of the organisation")
     position: Position
     started_on: datetime.date
     reference: str = Field("", description="document number")
@@ -231,8 +231,8 @@ class EndOfficeIn(Schema):
 
 
 class CandidateIn(Schema):
-    member_id: int
-    votes: int
+    member_id: Id
+    votes: int = Field(ge=0, le=services.MAX_VOTERS, description="at most the voters present")
     position: Position = Field(
         Position.MEMBER, description="the post given after the vote, if elected"
     )
@@ -242,10 +242,14 @@ class ElectionIn(Schema):
     kind: ElectionKind = ElectionKind.GENERAL
     form: Form = Form.COMMITTEE
     held_on: datetime.date
-    seats: int
-    voters_expected: int = Field(description="voting members (full, not under Party probation)")
-    voters_present: int
-    candidates: list[CandidateIn]
+    seats: int = Field(ge=1, le=services.MAX_SEATS)
+    voters_expected: int = Field(
+        ge=0,
+        le=services.MAX_VOTERS,
+        description="voting members (full, not under Party probation)",
+    )
+    voters_present: int = Field(ge=0, le=services.MAX_VOTERS)
+    candidates: list[CandidateIn] = Field(max_length=services.MAX_CANDIDATES)
 
 
 class ElectionDecisionIn(Schema):
@@ -256,7 +260,7 @@ class ElectionDecisionIn(Schema):
 
 
 class MergeIn(Schema):
-    into_id: int = Field(description="the organisation that takes members and sub-organisations")
+    into_id: int = IdField(description="the organisation that takes members and sub-organisations")
     on: datetime.date | None = Field(None, description="default today")
     dry_run: bool = Field(False, description="true: answer the preview, change nothing")
 
@@ -266,19 +270,21 @@ class SplitIn(Schema):
     name: str
     short_name: str = ""
     kind: OrgKind | None = Field(None, description="default: the kind of the organisation split")
-    member_ids: list[int] = Field(description="the members who move to the new organisation")
+    member_ids: list[Id] = Field(
+        max_length=10_000, description="the members who move to the new organisation"
+    )
     on: datetime.date | None = Field(None, description="default today")
     dry_run: bool = Field(False, description="true: answer the preview, change nothing")
 
 
 class DissolveIn(Schema):
-    move_members_to: int | None = Field(None, description="the branch that takes the members")
+    move_members_to: int | None = IdField(None, description="the branch that takes the members")
     on: datetime.date | None = Field(None, description="default today")
     dry_run: bool = Field(False, description="true: answer the preview, change nothing")
 
 
 class ElectionFilter(Schema):
-    org: int | None = Field(None, description="organisation id: its whole subtree")
+    org: int | None = IdField(None, description="organisation id: its whole subtree")
     status: ElectionStatus | None = None
     to_decide: bool = Field(
         False, description="true: only elections awaiting a decision this account may take"
@@ -286,14 +292,14 @@ class ElectionFilter(Schema):
 
 
 class ReelectionFilter(Schema):
-    root: int | None = Field(None, description="organisation id: its whole subtree")
+    root: int | None = IdField(None, description="organisation id: its whole subtree")
     lead_days: int | None = Field(
         None, ge=0, le=3650, description="default: the configured lead time"
     )
 
 
 class ShapeFilter(Schema):
-    root: int | None = Field(None, description="organisation id: its whole subtree")
+    root: int | None = IdField(None, description="organisation id: its whole subtree")
     problem: ShapeProblem | None = Field(None, description="only organisations with this problem")
 
 
@@ -361,7 +367,7 @@ class ShapePagination(CappedPageNumberPagination):
     summary="An organisation's committee",
     description="The current term and office-holders, the history of holders, and every term.",
 )
-def committee(request, org_id: int):
+def committee(request, org_id: PathId):
     org = _org(request, org_id)
     user = request.user
     terms = list(selectors.terms(user, org))
@@ -389,7 +395,7 @@ def committee(request, org_id: int):
     description="For an election held before the platform: ends the current term (if any) on "
     "the new term's first day. Terms and due dates follow the rule in force on `elected_on`.",
 )
-def record_term(request, org_id: int, payload: TermIn):
+def record_term(request, org_id: PathId, payload: TermIn):
     org = _org(request, org_id)
     term = services.record_term(
         actor=request.user, org=org, form=payload.form, elected_on=payload.elected_on
@@ -403,7 +409,7 @@ def record_term(request, org_id: int, payload: TermIn):
     summary="Move a re-election date",
     description="By the committee above, at most one year either way, with the reason.",
 )
-def shift_due_date(request, term_id: int, payload: ShiftIn):
+def shift_due_date(request, term_id: PathId, payload: ShiftIn):
     term = selectors.get_term(request.user, term_id)
     return services.shift_due_date(
         actor=request.user,
@@ -428,7 +434,7 @@ def _member(request, member_id: int, field: str):
     description="A single position (secretary, organisation, publicity, discipline, group "
     "leader) must be free first: 409 position_taken.",
 )
-def appoint(request, org_id: int, payload: AppointIn):
+def appoint(request, org_id: PathId, payload: AppointIn):
     org = _org(request, org_id)
     member = _member(request, payload.member_id, "member_id")
     with _named(member="member_id"):
@@ -448,7 +454,7 @@ def appoint(request, org_id: int, payload: AppointIn):
     response={200: HolderOut, **ERRORS},
     summary="End an office",
 )
-def end_office(request, holder_id: int, payload: EndOfficeIn):
+def end_office(request, holder_id: PathId, payload: EndOfficeIn):
     holder = selectors.get_holder(request.user, holder_id)
     return services.end_office(
         actor=request.user, holder=holder, ended_on=payload.ended_on, reason=payload.reason
@@ -486,7 +492,7 @@ def list_elections(request, filters: Query[ElectionFilter]):
     "404 with field candidates.N.member_id. A valid election that failed (no quorum, too few "
     "candidates) is stored with its problems and cannot be approved.",
 )
-def record_election(request, org_id: int, payload: ElectionIn):
+def record_election(request, org_id: PathId, payload: ElectionIn):
     org = _org(request, org_id)
     ids = [c.member_id for c in payload.candidates]
     found = member_selectors.members(request.user).in_bulk(ids)
@@ -506,7 +512,7 @@ def record_election(request, org_id: int, payload: ElectionIn):
     response={200: ElectionOut, **READ_ERRORS},
     summary="One election, with its candidates",
 )
-def get_election(request, election_id: int):
+def get_election(request, election_id: PathId):
     return _election(request, election_id)
 
 
@@ -518,7 +524,7 @@ def get_election(request, election_id: int):
     "re-election ends the old term and its offices on the day of the election and puts the "
     "elected in office. Deciding twice answers 409 already_decided.",
 )
-def decide_election(request, election_id: int, payload: ElectionDecisionIn):
+def decide_election(request, election_id: PathId, payload: ElectionDecisionIn):
     election = selectors.get_election(request.user, election_id)
     services.decide_election(
         actor=request.user,
@@ -555,7 +561,8 @@ def reelection(request, filters: Query[ReelectionFilter]):
     response={200: list[ShapeItem], **READ_ERRORS},
     summary="Organisations out of shape",
     description="Every active organisation (groups aside) with a problem by DOMAIN §5, in tree "
-    "order, with the counts per problem.",
+    "order, with the counts per problem. Computed once per scope and root and kept a few "
+    "minutes, or until anything changes: turning pages reads that.",
 )
 @paginate(ShapePagination, page_size=50)
 def shape(request, filters: Query[ShapeFilter]):
@@ -600,7 +607,7 @@ def _preview(preview: restructure.Preview) -> dict:
     description="Members and sub-organisations move to `into_id`, offices end, and the "
     "organisation is dissolved, in one transaction. dry_run answers the preview only.",
 )
-def merge(request, org_id: int, payload: MergeIn):
+def merge(request, org_id: PathId, payload: MergeIn):
     source = _org(request, org_id)
     _may_restructure(request, source)
     target = _org(request, payload.into_id, "into_id")
@@ -617,7 +624,7 @@ def merge(request, org_id: int, payload: MergeIn):
     description="A new organisation beside it (same parent) takes the chosen members. "
     "dry_run answers the preview only.",
 )
-def split(request, org_id: int, payload: SplitIn):
+def split(request, org_id: PathId, payload: SplitIn):
     source = _org(request, org_id)
     _may_restructure(request, source)
     preview = restructure.preview_split(
@@ -645,7 +652,7 @@ def split(request, org_id: int, payload: SplitIn):
     description="Its members move to `move_members_to`, its offices end, and it is dissolved, "
     "in one transaction. dry_run answers the preview only.",
 )
-def dissolve(request, org_id: int, payload: DissolveIn):
+def dissolve(request, org_id: PathId, payload: DissolveIn):
     org = _org(request, org_id)
     _may_restructure(request, org)
     target = None

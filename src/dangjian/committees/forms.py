@@ -9,9 +9,9 @@ from django.utils.translation import gettext_lazy as _
 from dangjian.core.models import OrgKind
 
 from .models import ElectionKind, Form, Position
+from .services import MAX_SEATS, MAX_VOTERS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-BIG = 1_000_000
 
 
 def position_choices(kind: str) -> list[tuple[str, str]]:
@@ -53,9 +53,13 @@ class ElectionForm(forms.Form):
     kind = forms.ChoiceField(label=_("kind"), choices=ElectionKind.choices)
     form = forms.ChoiceField(label=_("form"), choices=Form.choices)
     held_on = forms.DateField(label=_("held on"), widget=DATE)
-    seats = forms.IntegerField(label=_("seats"), min_value=1, max_value=BIG)
-    voters_expected = forms.IntegerField(label=_("voters expected"), min_value=0, max_value=BIG)
-    voters_present = forms.IntegerField(label=_("voters present"), min_value=0, max_value=BIG)
+    seats = forms.IntegerField(label=_("seats"), min_value=1, max_value=MAX_SEATS)
+    voters_expected = forms.IntegerField(
+        label=_("voters expected"), min_value=0, max_value=MAX_VOTERS
+    )
+    voters_present = forms.IntegerField(
+        label=_("voters present"), min_value=0, max_value=MAX_VOTERS
+    )
 
 
 class DecideForm(forms.Form):

@@ -21,7 +21,7 @@ from dangjian.members.models import EventKind, Member, StandingEvent
 from dangjian.members.services import subject_of
 
 from .models import OfficeHolder, Term
-from .services import TERM_FIELDS, _end_holders, _user
+from .services import TERM_FIELDS, _end_holders, _not_before_founding, _user
 
 PREVIEW_NAMES = 50
 
@@ -49,10 +49,18 @@ def _require(actor, org: Organization) -> None:
     raise NotFound(_("Organisation not found."))
 
 
+MAX_ID = 2**63 - 1
+
+
+def _possible_ids(ids) -> list[int]:
+    """The ids that can name a row: a larger number in a list of ids overflows on SQLite."""
+    return [i for i in ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID]
+
+
 def _members_of(org: Organization, ids: list[int] | None = None):
     qs = Member.objects.filter(organization=org, status="active")
     if ids is not None:
-        qs = qs.filter(pk__in=ids)
+        qs = qs.filter(pk__in=_possible_ids(ids))
     return qs.order_by("name", "id")
 
 
@@ -64,7 +72,7 @@ def _blocking(org: Organization, member_ids=None) -> list:
         | selectors.subtree_range("to_org__path", org.path)
     )
     if member_ids is not None:
-        qs = qs.filter(member_id__in=member_ids)
+        qs = qs.filter(member_id__in=_possible_ids(member_ids))
     return list(qs.order_by("id")[:PREVIEW_NAMES])
 
 
@@ -230,6 +238,7 @@ def _date(on) -> datetime.date:
         raise ValidationFailed(
             _("The date cannot be in the future."), code="future_date", field="on"
         )
+    _not_before_founding(on, "on")
     return on
 
 
@@ -265,6 +274,7 @@ def merge(*, actor, source: Organization, target: Organization, on=None) -> Orga
 def preview_split(*, actor, source: Organization, member_ids: list[int]) -> Preview:
     _require(actor, source)
     preview = Preview()
+    member_ids = list(member_ids or [])
     members = _members_of(source, member_ids)
     _fill(preview, members, source)
     preview.holders = [h for h in preview.holders if h.member_id in set(member_ids)]

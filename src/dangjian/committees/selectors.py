@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from dangjian.core import rules, selectors
@@ -204,9 +204,35 @@ def _member_totals(user, root: Organization | None) -> tuple[dict, dict]:
     return members, full
 
 
+SHAPE_CACHE_SECONDS = 300
+
+
+def _data_version() -> int:
+    """The latest audit event: every change to organisations, members and offices goes through
+    a service that records one, so a report computed since then still holds. One index lookup."""
+    from dangjian.core.models import AuditEvent
+
+    return AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+
 def shape_report(user, root: Organization | None = None) -> list[Shape]:
     """Every active organisation of the scope (or of `root`'s subtree) with its counts and what
-    is out of shape, in tree order. Five queries whatever the size."""
+    is out of shape, in tree order. Five queries whatever the size; cached a few minutes per
+    scope and root (a page turn reads the cache), until anything changes."""
+    prefixes = selectors.scope_for(user, "org.view")
+    if not prefixes:
+        return []
+    # Hashed: a user with many roles has a long list of prefixes (memcached keys are short).
+    parts = [",".join(sorted(prefixes)), root.path if root else "", str(_data_version())]
+    key = "shape-report:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+    report = cache.get(key)
+    if report is None:
+        report = _compute_shape_report(user, root)
+        cache.set(key, report, SHAPE_CACHE_SECONDS)
+    return report
+
+
+def _compute_shape_report(user, root: Organization | None) -> list[Shape]:
     orgs = selectors.organizations(user).filter(status=OrgStatus.ACTIVE).exclude(kind=OrgKind.GROUP)
     if root is not None:
         orgs = orgs.filter(selectors.subtree_range("path", root.path))

@@ -109,6 +109,20 @@ def _check_org(org: Organization) -> None:
         )
 
 
+# The founding of the Party: no election, term or office of it comes earlier.
+EARLIEST = datetime.date(1921, 7, 1)
+
+
+def _not_before_founding(day: datetime.date, field: str) -> None:
+    if day < EARLIEST:
+        raise ValidationFailed(
+            _("The date cannot be before the founding of the Party (%(day)s).")
+            % {"day": EARLIEST.isoformat()},
+            code="before_founding",
+            field=field,
+        )
+
+
 def _check_date(day, field: str, *, not_before: datetime.date | None = None) -> datetime.date:
     if isinstance(day, datetime.datetime):  # a date and time compares with neither
         day = timezone.localtime(day).date() if timezone.is_aware(day) else day.date()
@@ -118,6 +132,7 @@ def _check_date(day, field: str, *, not_before: datetime.date | None = None) -> 
         raise ValidationFailed(
             _("The date cannot be in the future."), code="future_date", field=field
         )
+    _not_before_founding(day, field)
     if not_before is not None and day < not_before:
         raise ValidationFailed(
             _("The date cannot be before %(day)s.") % {"day": not_before.isoformat()},
@@ -227,6 +242,7 @@ def shift_due_date(*, actor, term: Term, due_on, reason: str, reference: str = "
         raise ValidationFailed(_("This term has ended."), code="term_ended")
     if not isinstance(due_on, datetime.date):
         raise ValidationFailed(_("Enter a valid date."), code="required", field="due_on")
+    _not_before_founding(due_on, "due_on")
     if not rules.shift_allowed(term.ends_on, due_on):
         raise ValidationFailed(
             _("Re-election can move at most one year from the end of the term (%(day)s).")
@@ -375,17 +391,28 @@ def _end_holders(actor, org: Organization, on: datetime.date, reason: str, *, ke
 # Elections ---------------------------------------------------------------------------------
 
 
-def _int(value, field: str) -> int:
+# Bounds of the numbers of an election: no committee has a hundred seats, no meeting a million
+# voters; beyond them the columns would overflow.
+MAX_SEATS = 99
+MAX_VOTERS = 1_000_000
+MAX_CANDIDATES = 200
+
+
+def _int(value, field: str, most: int) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValidationFailed(_("Enter a whole number."), code="not_a_number", field=field)
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationFailed(
             _("Enter a whole number."), code="not_a_number", field=field
         ) from None
     if number < 0:
         raise ValidationFailed(_("Enter a number of 0 or more."), code="negative", field=field)
+    if number > most:
+        raise ValidationFailed(
+            _("Enter a number of at most %(n)d.") % {"n": most}, code="too_large", field=field
+        )
     return number
 
 
@@ -416,9 +443,9 @@ def record_election(*, actor, org: Organization, data: dict) -> Election:
     if form not in Form.values:
         raise ValidationFailed(_("Choose the form."), code="invalid_form", field="form")
     held_on = _check_date(data.get("held_on"), "held_on")
-    seats = _int(data.get("seats"), "seats")
-    expected = _int(data.get("voters_expected"), "voters_expected")
-    present = _int(data.get("voters_present"), "voters_present")
+    seats = _int(data.get("seats"), "seats", MAX_SEATS)
+    expected = _int(data.get("voters_expected"), "voters_expected", MAX_VOTERS)
+    present = _int(data.get("voters_present"), "voters_present", MAX_VOTERS)
     if seats < 1:
         raise ValidationFailed(
             _("An election fills at least one seat."), code="no_seats", field="seats"
@@ -458,7 +485,7 @@ def record_election(*, actor, org: Organization, data: dict) -> Election:
                 field=field,
             )
         _eligible(member, org, field)
-        n = _int(row.get("votes"), field)
+        n = _int(row.get("votes"), field, MAX_VOTERS)
         if n > present:
             raise ValidationFailed(
                 _("%(name)s has more votes than voters present.") % {"name": member.name},

@@ -40,7 +40,7 @@ from .models import ElectionKind, ElectionStatus, Form, Position
 
 HISTORY = 100  # rows of history shown on an organisation's page
 MEMBER_CHOICES = 300  # members offered in a select; more are found by searching
-MAX_CANDIDATES = 200
+MAX_CANDIDATES = services.MAX_CANDIDATES
 _ID = re.compile(r"[0-9]{1,18}")
 
 

@@ -1,16 +1,28 @@
 """API of the organisation tree and the acting account; thin over selectors and services."""
 
 import datetime
+from typing import Annotated
 
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Length, Substr
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
 from . import selectors, services
 from .models import Organization, OrgKind, OrgStatus, UnitType
 
 router = Router(tags=["organisations"])
+
+# Ids are positive 64-bit integers: anything else answers 422 naming the field, before it can
+# reach a query (SQLite overflows on a larger number in a list of ids).
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Path[int, {"ge": 1, "le": MAX_ID}]
+
+
+def IdField(default=..., **kwargs):  # noqa: N802 (reads like the Field it is)
+    """Field(...) of an id: positive and 64-bit."""
+    return Field(default, ge=1, le=MAX_ID, **kwargs)
 
 
 class ErrorDetail(Schema):
@@ -45,7 +57,7 @@ class OrgOut(Schema):
 
 
 class OrgCreate(Schema):
-    parent_id: int | None = Field(
+    parent_id: int | None = IdField(
         None, description="omit for a top-level committee (administrators only)"
     )
     code: str = Field(max_length=32)
@@ -56,7 +68,7 @@ class OrgCreate(Schema):
     established_on: datetime.date | None = None
     contact_person: str = Field("", max_length=64)
     contact_phone: str = Field("", max_length=32)
-    display_order: int = 0
+    display_order: int = Field(0, ge=-services.DISPLAY_ORDER_MAX, le=services.DISPLAY_ORDER_MAX)
 
 
 class OrgUpdate(Schema):
@@ -68,20 +80,24 @@ class OrgUpdate(Schema):
     established_on: datetime.date | None = None
     contact_person: str | None = Field(None, max_length=64)
     contact_phone: str | None = Field(None, max_length=32)
-    display_order: int | None = None
+    display_order: int | None = Field(
+        None, ge=-services.DISPLAY_ORDER_MAX, le=services.DISPLAY_ORDER_MAX
+    )
 
 
 class OrgMove(Schema):
-    parent_id: int
+    parent_id: Id
 
 
 class OrgDissolve(Schema):
     on: datetime.date | None = None
-    move_members_to: int | None = Field(None, description="organisation that takes the members")
+    move_members_to: int | None = IdField(None, description="organisation that takes the members")
 
 
 class OrgFilter(Schema):
-    root: int | None = Field(None, description="id of the subtree's root; default: the whole scope")
+    root: int | None = IdField(
+        None, description="id of the subtree's root; default: the whole scope"
+    )
     kind: OrgKind | None = None
     status: OrgStatus | None = None
     q: str | None = Field(None, description="name or code contains")
@@ -133,7 +149,7 @@ def list_orgs(request, filters: Query[OrgFilter]):
 
 
 @router.get("/orgs/{org_id}", response={200: OrgOut, **READ_ERRORS}, summary="One organisation")
-def get_org(request, org_id: int):
+def get_org(request, org_id: PathId):
     org = selectors.get_organization(request.user, org_id)
     return _one(request, org.pk)
 
@@ -151,7 +167,7 @@ def create_org(request, payload: OrgCreate):
 
 
 @router.patch("/orgs/{org_id}", response={200: OrgOut, **ERRORS}, summary="Edit an organisation")
-def update_org(request, org_id: int, payload: OrgUpdate):
+def update_org(request, org_id: PathId, payload: OrgUpdate):
     org = selectors.get_organization(request.user, org_id)
     values = payload.dict(exclude_unset=True)
     for key in ("code", "name", "kind", "unit_type", "display_order"):
@@ -165,15 +181,24 @@ def update_org(request, org_id: int, payload: OrgUpdate):
 
 
 @router.post("/orgs/{org_id}/move", response={200: OrgOut, **ERRORS}, summary="Move under another")
-def move_org(request, org_id: int, payload: OrgMove):
+def move_org(request, org_id: PathId, payload: OrgMove):
     org = selectors.get_organization(request.user, org_id)
     parent = selectors.get_organization(request.user, payload.parent_id)
     services.move_organization(actor=request.user, org=org, new_parent=parent)
     return _one(request, org.pk)
 
 
-@router.post("/orgs/{org_id}/dissolve", response={200: OrgOut, **ERRORS}, summary="Dissolve")
-def dissolve_org(request, org_id: int, payload: OrgDissolve):
+@router.post(
+    "/orgs/{org_id}/dissolve",
+    response={200: OrgOut, **ERRORS},
+    summary="Dissolve",
+    description="Its members move to `move_members_to` (if any), its offices and its current "
+    "term end, on `on`. Refused with 400 has_children, has_members, transfers_pending (a "
+    "transfer from or to its subtree is under way) or guests_present (mobile members of "
+    "elsewhere take part in its life: end their stays, or merge it through the committees "
+    "API, which moves them).",
+)
+def dissolve_org(request, org_id: PathId, payload: OrgDissolve):
     org = selectors.get_organization(request.user, org_id)
     target = (
         selectors.get_organization(request.user, payload.move_members_to)

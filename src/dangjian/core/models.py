@@ -313,7 +313,10 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="notification_once")]
         indexes = [
-            models.Index(fields=["user", "read_at", "created_at"], name="notification_inbox")
+            models.Index(fields=["user", "read_at", "created_at"], name="notification_inbox"),
+            # The sweeps ask which keys were already sent, to whomever (notification_once leads
+            # with the user and cannot serve that).
+            models.Index(fields=["key"], name="notification_key"),
         ]
 
     def __str__(self) -> str:

@@ -234,10 +234,12 @@ def election_outcome(
 
 # The shape of an organisation --------------------------------------------------------------
 
-# Committee sizes by kind of organisation (基层组织选举工作条例 2020 §5): (fewest, most).
+# Committee sizes by kind of organisation (基层组织选举工作条例 2020 §5): (fewest, most). The
+# regulation gives a usual range and a ceiling ("5 to 7, at most 9"); a warning is for what
+# breaks the ceiling, so "most" is the ceiling of each kind.
 COMMITTEE_SIZE = {
     COMMITTEE: (5, 11),
-    GENERAL_BRANCH: (5, 7),
+    GENERAL_BRANCH: (5, 9),
     BRANCH: (3, 7),
     JOINT_BRANCH: (3, 7),
 }

@@ -58,6 +58,7 @@ EDITABLE_ORG_FIELDS = {
     "display_order",
 }
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+DISPLAY_ORDER_MAX = 2**31 - 1  # the column is a 32-bit integer
 
 
 def _require(actor, action: str, org: Organization | None) -> None:
@@ -108,8 +109,14 @@ def _clean_org_values(values: dict) -> dict:
     if "display_order" in clean:
         try:
             clean["display_order"] = int(clean["display_order"] or 0)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationFailed(_("Enter a whole number."), field="display_order") from None
+        if not -DISPLAY_ORDER_MAX <= clean["display_order"] <= DISPLAY_ORDER_MAX:
+            raise ValidationFailed(
+                _("Enter a number between %(low)d and %(high)d.")
+                % {"low": -DISPLAY_ORDER_MAX, "high": DISPLAY_ORDER_MAX},
+                field="display_order",
+            )
     for key in ("contact_person", "contact_phone"):
         if key in clean:
             clean[key] = clean[key] or ""
@@ -299,7 +306,12 @@ def dissolve_organization(
     on: datetime.date | None = None,
     move_members_to: Organization | None = None,
 ) -> Organization:
-    """Dissolve an empty organisation, or move its members elsewhere in the same transaction."""
+    """Dissolve an empty organisation, or move its members elsewhere in the same transaction.
+
+    Refused while a transfer from or to its subtree is under way (it would name an organisation
+    that no longer exists) or while mobile members of elsewhere take part in its life (they
+    would be left at a dissolved organisation): decide those first, or restructure, which moves
+    the guests. Its current term and offices end on the day."""
     from dangjian.members.models import Member
 
     _require(actor, "org.dissolve", org)
@@ -318,6 +330,7 @@ def dissolve_organization(
             % {"n": active_children},
             code="has_children",
         )
+    _check_no_movement(org)
     members = Member.objects.filter(selectors.subtree_range("org_path", org.path), status="active")
     count = members.count()
     if count and move_members_to is None:
@@ -349,7 +362,9 @@ def dissolve_organization(
         members.update(organization=target, org_path=target.path)
         _record_transfers(actor, [m.pk for m in moved], target, on)
         audit.record_many(actor, "member.move", items)
+        _move_stays_home(actor, [m.pk for m in moved], target)
     _end_offices_of(actor, org, on)
+    _end_term_of(actor, org, on)
     before = audit.snapshot(org, ORG_FIELDS)
     org.status = OrgStatus.DISSOLVED
     org.dissolved_on = on
@@ -357,6 +372,76 @@ def dissolve_organization(
     old, new = audit.diff(before, audit.snapshot(org, ORG_FIELDS))
     audit.record(actor, "org.dissolve", org, before=old, after=new, org_path=org.path)
     return org
+
+
+def _check_no_movement(org: Organization) -> None:
+    """Transfers under way from or to the subtree, and mobile members of elsewhere hosted in
+    it, keep an organisation from being dissolved."""
+    from dangjian.transfers.models import MobileState, MobileStay, State, Transfer
+
+    pending = (
+        Transfer.objects.filter(state=State.PENDING)
+        .filter(
+            selectors.subtree_range("from_org__path", org.path)
+            | selectors.subtree_range("to_org__path", org.path)
+        )
+        .count()
+    )
+    if pending:
+        raise ValidationFailed(
+            _(
+                "%(n)d transfers from or to it are under way: accept, return or cancel them "
+                "first (Transfers)."
+            )
+            % {"n": pending},
+            code="transfers_pending",
+        )
+    guests = MobileStay.objects.filter(
+        selectors.subtree_range("host_org__path", org.path), state=MobileState.ACTIVE
+    ).count()
+    if guests:
+        raise ValidationFailed(
+            _(
+                "%(n)d mobile members of elsewhere take part in its life: end their stays first "
+                "(Mobile members), or merge it into another organisation, which takes them."
+            )
+            % {"n": guests},
+            code="guests_present",
+        )
+
+
+def _move_stays_home(actor, member_ids: list[int], target: Organization) -> None:
+    """Members away as mobile members belong, while away, to the organisation they moved to."""
+    from dangjian.transfers.models import MobileState, MobileStay
+
+    stays = list(MobileStay.objects.filter(member_id__in=member_ids, state=MobileState.ACTIVE))
+    if not stays:
+        return
+    MobileStay.objects.filter(pk__in=[s.pk for s in stays]).update(home_org=target)
+    audit.record_many(
+        actor,
+        "mobile.move",
+        [(s, {"home_org": s.home_org_id}, {"home_org": target.pk}, target.path) for s in stays],
+    )
+
+
+def _end_term_of(actor, org: Organization, on) -> None:
+    """The current term of office of a dissolved organisation ends with it."""
+    from dangjian.committees.models import Term
+
+    term = Term.objects.select_for_update().filter(organization=org, ended_on__isnull=True).first()
+    if term is None:
+        return
+    term.ended_on = max(on, term.elected_on)
+    term.save(update_fields=["ended_on"])
+    audit.record(
+        actor,
+        "term.end",
+        term,
+        before={"ended_on": None},
+        after={"ended_on": term.ended_on.isoformat()},
+        org_path=org.path,
+    )
 
 
 def _end_offices_of(actor, org: Organization, on) -> None:

@@ -68,12 +68,21 @@ class MemberForm(forms.Form):
                 ) % {"masked": masked.get(name) or "—"}
 
 
+def event_choices() -> list[tuple[str, str]]:
+    """The events recorded on this form: transfers and mobile stays have their own pages
+    (services.TRANSFERS_OWN), and admission is the record's first event."""
+    from .services import TRANSFERS_OWN
+
+    return [
+        (value, label)
+        for value, label in EventKind.choices
+        if value not in TRANSFERS_OWN and value != EventKind.ADMITTED
+    ]
+
+
 class EventForm(forms.Form):
-    kind = forms.ChoiceField(label=_("event"), choices=EventKind.choices)
+    kind = forms.ChoiceField(label=_("event"), choices=event_choices)
     occurred_on = forms.DateField(label=_("date"), widget=DateInput())
-    organization_code = forms.CharField(
-        label=_("organisation code (for a transfer in)"), max_length=32, required=False
-    )
     detail = forms.CharField(label=_("details"), max_length=255, required=False)
     reference = forms.CharField(label=_("document number"), max_length=64, required=False)
 

@@ -8,6 +8,7 @@ lists filter on plain indexed columns.
 """
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from dangjian.core import codes
@@ -152,6 +153,13 @@ class Member(models.Model):
             # Hashes are looked up by equality only: plain indexes (a unique=True or db_index
             # field would get a second, pattern-matching index on PostgreSQL for nothing).
             models.Index(fields=["phone_hash"], name="member_phone_hash"),
+            # The out-of-contact list of a subtree (transfers.selectors.out_of_contact): a few
+            # members among many, so only theirs are indexed.
+            models.Index(
+                fields=["org_path", "out_of_contact_since"],
+                condition=Q(out_of_contact=True, status="active"),
+                name="member_out_of_contact",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["id_number_hash"], name="member_id_number_unique")

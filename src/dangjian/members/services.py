@@ -530,10 +530,28 @@ def record_event(
     detail: str = "",
     reference: str = "",
 ) -> StandingEvent:
-    """Add one event to the timeline and store the state that follows."""
+    """Add one event to the timeline and store the state that follows.
+
+    Transfers and mobile stays are not recorded here: they are the transfer and mobile member
+    services' own events (TRANSFERS_OWN), written with the rows that keep them in step. An end
+    of membership waits for a pending transfer to be decided, and ends an active mobile stay on
+    the same day."""
     _require(actor, "member.change", member.organization)
     if organization is not None:
         _require(actor, "member.change", organization)
+    if kind in TRANSFERS_OWN:
+        raise ValidationFailed(
+            _(
+                "Transfers and mobile members are recorded on their own pages (Transfers, "
+                "Mobile members), which keep the timeline in step with them."
+            ),
+            code="use_transfers",
+            field="kind",
+        )
+    if kind in MEMBERSHIP_ENDS:
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        _no_pending_transfer(member)
+        _end_mobile_stay(actor, member, kind, on)
     return append_event(
         actor=actor,
         member=member,
@@ -542,6 +560,82 @@ def record_event(
         organization=organization,
         detail=detail,
         reference=reference,
+    )
+
+
+# Events the transfers services write (with the Transfer and MobileStay rows they belong to).
+TRANSFERS_OWN = frozenset(
+    {
+        EventKind.TRANSFERRED,
+        EventKind.TRANSFERRED_IN,
+        EventKind.TRANSFERRED_OUT,
+        EventKind.MOBILE_OUT,
+        EventKind.MOBILE_BACK,
+    }
+)
+# The ends of a membership recorded here (a transfer out is the transfers services' own).
+MEMBERSHIP_ENDS = frozenset(
+    {
+        EventKind.DECEASED,
+        EventKind.REMOVED,
+        EventKind.EXPELLED,
+        EventKind.LEFT,
+        EventKind.QUALIFICATION_CANCELLED,
+    }
+)
+
+
+def _no_pending_transfer(member: Member) -> None:
+    from dangjian.transfers.models import State, Transfer
+
+    if Transfer.objects.filter(member=member, state=State.PENDING).exists():
+        raise ValidationFailed(
+            _("%(name)s has a transfer under way: accept, return or cancel it first (Transfers).")
+            % {"name": member.name},
+            code="transfer_pending",
+            field="kind",
+        )
+
+
+def _end_mobile_stay(actor, member: Member, kind: str, on) -> None:
+    """A membership that ends ends the member's time away too (on the same day, before it, so
+    the timeline says the member is no longer away)."""
+    from dangjian.transfers.models import MobileState, MobileStay
+
+    if not isinstance(on, datetime.date) or on > timezone.localdate():
+        return  # append_event refuses a missing or future date with its own message
+    stay = MobileStay.objects.select_for_update().filter(member=member, state=MobileState.ACTIVE)
+    stay = stay.first()
+    if stay is None and not member.mobile:
+        return
+    # The end itself must fit first: its error is the one to show, not the return's.
+    try:
+        new = rules.Event(kind=kind, on=on, seq=10**12)
+        rules.check([e.as_rule() for e in member.events.all()], new)
+    except rules.TimelineError as exc:
+        raise ValidationFailed(timeline_message(exc.code), code=exc.code, field="kind") from None
+    if stay is not None and on < stay.since:
+        raise ValidationFailed(
+            _("%(name)s has been away as a mobile member since %(day)s: choose a later date.")
+            % {"name": member.name, "day": stay.since.isoformat()},
+            code="before_mobile_stay",
+            field="occurred_on",
+        )
+    if member.mobile:  # the state now is the state on `on`: nothing may follow an end
+        append_event(actor=actor, member=member, kind=EventKind.MOBILE_BACK, on=on)
+    if stay is None:
+        return
+    stay.state = MobileState.RETURNED
+    stay.returned_on = on
+    stay.save(update_fields=["state", "returned_on"])
+    audit.record(
+        actor,
+        "mobile.return",
+        stay,
+        before={"state": MobileState.ACTIVE, "returned_on": None},
+        after={"state": MobileState.RETURNED, "returned_on": on.isoformat()},
+        org_path=member.org_path,
+        subject=subject_of(member),
     )
 
 

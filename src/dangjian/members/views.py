@@ -296,30 +296,20 @@ def event_create(request, pk):
     form = EventForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        org = None
-        if data["organization_code"]:
-            try:
-                org = core_selectors.get_organization_by_code(
-                    user, data["organization_code"], "member.change"
-                )
-            except NotFound:
-                form.add_error("organization_code", _("No such organisation in your scope."))
-        if not form.errors:
-            try:
-                services.record_event(
-                    actor=user,
-                    member=member,
-                    kind=data["kind"],
-                    on=data["occurred_on"],
-                    organization=org,
-                    detail=data["detail"],
-                    reference=data["reference"],
-                )
-            except ServiceError as exc:
-                _form_errors(form, exc)
-            else:
-                messages.success(request, _("The event was recorded."))
-                return redirect(reverse("members:detail", args=[member.pk]) + "?tab=timeline")
+        try:
+            services.record_event(
+                actor=user,
+                member=member,
+                kind=data["kind"],
+                on=data["occurred_on"],
+                detail=data["detail"],
+                reference=data["reference"],
+            )
+        except ServiceError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("The event was recorded."))
+            return redirect(reverse("members:detail", args=[member.pk]) + "?tab=timeline")
     return render(
         request,
         "members/simple_form.html",
