@@ -247,8 +247,15 @@ def merge(*, actor, source: Organization, target: Organization, on=None) -> Orga
     """Merge `source` into `target`: its members and sub-organisations move to `target`, its
     offices end, and it is dissolved."""
     on = _date(on)
-    source = Organization.objects.select_for_update().get(pk=source.pk)
-    target = Organization.objects.select_for_update().get(pk=target.pk)
+    # Both rows in one statement, top of the tree first, then by id: the order the transfer
+    # services lock organisations in, so a merge and a transfer at once queue, never deadlock.
+    locked = {
+        org.pk: org
+        for org in Organization.objects.select_for_update()
+        .filter(pk__in=[source.pk, target.pk])
+        .order_by("depth", "pk")
+    }
+    source, target = locked[source.pk], locked[target.pk]
     preview = preview_merge(actor=actor, source=source, target=target)
     if not preview.ok:
         raise ValidationFailed(" ".join(str(p) for p in preview.problems), code="cannot_merge")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, Max, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from dangjian.core import rules, selectors
@@ -195,12 +195,17 @@ def _member_totals(user, root: Organization | None) -> tuple[dict, dict]:
     members: dict[str, int] = defaultdict(int)
     full: dict[str, int] = defaultdict(int)
     step = Organization.steplen
-    rows = qs.values_list("org_path", "category").annotate(n=Count("id")).order_by()
-    for path, category, n in rows:
+    # One row per path with both counts (not one per path and category: half the rows).
+    rows = (
+        qs.values_list("org_path")
+        .annotate(n=Count("id"), n_full=Count("id", filter=Q(category="full")))
+        .order_by()
+    )
+    for path, n, n_full in rows:
         for end in range(step, len(path) + 1, step):
-            members[path[:end]] += n
-            if category == "full":
-                full[path[:end]] += n
+            prefix = path[:end]
+            members[prefix] += n
+            full[prefix] += n_full
     return members, full
 
 
@@ -246,23 +251,32 @@ def _compute_shape_report(user, root: Organization | None) -> list[Shape]:
     )
     if root is not None:
         holders = holders.filter(selectors.subtree_range("organization__path", root.path))
-    size: dict[int, set] = defaultdict(set)
+    # Counted by the database: one row per organisation, not one per office-holder, and no
+    # ORDER BY (the model's default ordering made PostgreSQL sort every holder, on disk).
+    size: dict[int, int] = {}
     committee_posts: set[int] = set()
     secretary: set[int] = set()
-    for org_id, member_id, position in holders.values_list(
-        "organization_id", "member_id", "position"
-    ):
-        size[org_id].add(member_id)
-        if position == Position.SECRETARY:
+    seats = (
+        holders.values_list("organization_id")
+        .annotate(
+            people=Count("member_id", distinct=True),
+            secretaries=Count("id", filter=Q(position=Position.SECRETARY)),
+            posts=Count("id", filter=Q(position__in=COMMITTEE_POSITIONS)),
+        )
+        .order_by()
+    )
+    for org_id, people, secretaries, posts in seats:
+        size[org_id] = people
+        if secretaries:
             secretary.add(org_id)
-        if position in COMMITTEE_POSITIONS:
+        if posts:
             committee_posts.add(org_id)
     terms_ = selectors.restrict(
         Term.objects.filter(ended_on__isnull=True), user, "org.view", "organization__path"
     )
     if root is not None:
         terms_ = terms_.filter(selectors.subtree_range("organization__path", root.path))
-    forms = dict(terms_.values_list("organization_id", "form"))
+    forms = dict(terms_.order_by().values_list("organization_id", "form"))
     report = []
     for pk, name, code, kind, path in rows:
         form = forms.get(pk)
@@ -275,7 +289,7 @@ def _compute_shape_report(user, root: Organization | None) -> list[Shape]:
             path=path,
             members=members.get(path, 0),
             full_members=full.get(path, 0),
-            committee_size=len(size.get(pk, ())) if is_committee else 0,
+            committee_size=size.get(pk, 0) if is_committee else 0,
             has_secretary=pk in secretary,
         )
         shape.problems = rules.shape_problems(

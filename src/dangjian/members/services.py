@@ -15,10 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dangjian.core import audit, codes, crypto, selectors
+from dangjian.core import audit, codes, crypto, selectors, text
 from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgStatus, User
+from dangjian.core.text import has_control_characters
 
 from . import rules
 from .models import (
@@ -230,7 +231,9 @@ def clean_record(data: dict, *, instance: Member | None = None, today=None) -> d
         out["phone"] = phone
 
     for field, value in out.items():
-        if isinstance(value, str) and "\x00" in value:
+        if isinstance(value, str) and has_control_characters(
+            value, lines=field in text.MULTILINE_FIELDS
+        ):
             fail(field, _("This value contains characters that are not allowed."), "invalid_text")
 
     if not errors:
@@ -745,7 +748,12 @@ def save_related(*, actor, member: Member, kind: str, data: dict, instance=None)
         raise NotFound(_("Not found."))
     before = audit.snapshot(instance, fields) if instance else None
     row = instance or model(member=member)
-    bad = [f for f in fields if isinstance(data.get(f), str) and "\x00" in data[f]]
+    bad = [
+        f
+        for f in fields
+        if isinstance(data.get(f), str)
+        and has_control_characters(data[f], lines=f in text.MULTILINE_FIELDS)
+    ]
     if bad:
         raise RecordInvalid(
             {f: [_("This value contains characters that are not allowed.")] for f in bad}

@@ -29,6 +29,7 @@ from dangjian.core import audit, crypto, rules, selectors
 from dangjian.core.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgKind, OrgStatus
+from dangjian.core.text import has_control_characters
 from dangjian.members import rules as member_rules
 from dangjian.members import services as member_services
 from dangjian.members.models import EventKind, Member
@@ -88,8 +89,6 @@ def _require(
 
 # C0 control characters (and what XML cannot hold: lone surrogates, U+FFFE, U+FFFF) break the
 # printed letter and mean nothing in a name; tab and line breaks only where lines are allowed.
-_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 def _label(field: str) -> str:
@@ -106,7 +105,7 @@ def _label(field: str) -> str:
 
 def _text(value, field: str, limit: int, *, required: bool = False, lines: bool = False) -> str:
     value = value if isinstance(value, str) else str(value or "")
-    if (_CONTROL_MULTILINE if lines else _CONTROL).search(value):
+    if has_control_characters(value, lines=lines):
         raise ValidationFailed(
             _("Remove the control characters from “%(field)s”.") % {"field": _label(field)},
             code="control_characters",
