@@ -31,7 +31,9 @@ def test_has_control_characters(text, lines, bad):
 
 def test_a_member_name_with_a_control_character_is_refused(roster, admin):
     with pytest.raises(member_services.RecordInvalid) as exc:
-        member_services.update_member(actor=admin, member=roster["zhang"], data={"name": "张\x01三"})
+        member_services.update_member(
+            actor=admin, member=roster["zhang"], data={"name": "张\x01三"}
+        )
     assert "name" in exc.value.errors
     roster["zhang"].refresh_from_db()
     assert roster["zhang"].name == "张三"
