@@ -112,6 +112,7 @@ ROWS = [
     base(姓名=None),
     base(姓名="长" * 65),
     base(姓名="  "),
+    base(家庭住址="城关镇\x01 2号"),  # a control character other than tab or line break
     base(公民身份号码=None),
     base(公民身份号码=(n := nid())[:-1] + ("0" if n[-1] != "0" else "1")),
     base(公民身份号码=nid()[:17]),

@@ -49,6 +49,7 @@ from dangjian.core.exports import safe_cell
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.jobs import job_kind
 from dangjian.core.models import BRANCH_KINDS, AuditEvent, Organization, OrgStatus
+from dangjian.core.text import has_control_characters
 
 try:
     from psycopg import IntegrityError as PgIntegrityError
@@ -830,6 +831,9 @@ def _fast_clean(data: dict, parsed, today: datetime.date, memo: dict) -> dict | 
     for name, limit in services._MAX_LENGTHS.items():
         value = out.get(name)
         if isinstance(value, str) and len(value) > limit:
+            return None
+    for value in out.values():
+        if type(value) is str and has_control_characters(value, lines=True):
             return None
     if not out.get("joined_on") or not out.get("birth_date"):
         return None

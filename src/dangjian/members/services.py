@@ -231,9 +231,9 @@ def clean_record(data: dict, *, instance: Member | None = None, today=None) -> d
         out["phone"] = phone
 
     for field, value in out.items():
-        if isinstance(value, str) and has_control_characters(
-            value, lines=field in text.MULTILINE_FIELDS
-        ):
+        # Tabs and line breaks come with spreadsheet cells and are kept; other control
+        # characters are refused (importing._fast_clean makes the same check).
+        if isinstance(value, str) and has_control_characters(value, lines=True):
             fail(field, _("This value contains characters that are not allowed."), "invalid_text")
 
     if not errors:
