@@ -34,6 +34,7 @@ from dangjian.members import rules as member_rules
 from dangjian.members import services as member_services
 from dangjian.members.models import EventKind, Member
 
+from . import notices
 from .models import Direction, MobileState, MobileStay, State, Transfer, new_batch
 
 TRANSFER_FIELDS = [
@@ -368,6 +369,7 @@ def start_transfer(
         batch=batch,
     )
     _record(actor, "transfer.start", transfer, member.organization)
+    notices.transfer_started(transfer, actor)
     return transfer
 
 
@@ -447,6 +449,7 @@ def accept_transfer(*, actor, transfer: Transfer, on=None) -> Transfer:
     transfer.decided_by = _user(actor)
     transfer.save(update_fields=["state", "decided_on", "decided_by"])
     _record(actor, "transfer.accept", transfer, to_org, before)
+    notices.transfer_answered(transfer, actor)
     return transfer
 
 
@@ -475,6 +478,7 @@ def return_transfer(*, actor, transfer: Transfer, reason: str) -> Transfer:
     transfer.decision_note = reason
     transfer.save(update_fields=["state", "decided_on", "decided_by", "decision_note"])
     _record(actor, "transfer.return", transfer, transfer.to_org, before)
+    notices.transfer_answered(transfer, actor)
     return transfer
 
 
