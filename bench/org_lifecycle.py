@@ -3,7 +3,7 @@
     createdb -h 127.0.0.1 -U postgres dangjian_bench_org     # once
     DANGJIAN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/dangjian_bench_org \\
     DANGJIAN_DATA_DIR=/tmp/h_bench_org \\
-        .venv/bin/python bench/org_lifecycle.py --proposal --explain --heavy 5
+        .venv/bin/python bench/org_lifecycle.py --explain --heavy 5
 
 Builds the data set once and reuses it afterwards (the database named in the URL must be
 PostgreSQL; it is dropped and re-created only when it does not hold the expected data set or with
@@ -24,26 +24,30 @@ PostgreSQL; it is dropped and re-created only when it does not hold the expected
 Every run migrates first, waits (up to --wait-max seconds) for the 1-minute load average to
 fall under --wait-load, then times, as `county` (whole tree) and as `town` (one township):
 
-- selectors: `committees.selectors.shape_report` (whole scope, and one township for county),
-  `shape_counts` cold (cache cleared before each call) and warm, `reelection_due` first page
-  (50 rows and the count), `transfers.selectors.incoming` and `stuck` first page (50 rows and
-  the count); the roles cached on the user object are dropped before each call, as each
-  request loads them again;
+- selectors: the shape report three ways, `committees.selectors._compute_shape_report` (the
+  computation itself, no cache), `shape_report` with the cache cleared before each call (the
+  first request after a change: the computation, the data version and storing the report) and
+  `shape_report` cached (later requests: the data version and reading the report back), of
+  the whole scope and, for county, of one township; `shape_counts` cold (cache cleared before
+  each call: it computes the report too) and warm, `reelection_due` first page (50 rows and
+  the count), `transfers.selectors.incoming` and `stuck` first page (50 rows and the count);
+  the roles cached on the user object are dropped before each call, as each request loads
+  them again;
 - pages through Django's test client: /committees/, /committees/shape/,
-  /committees/home-card/, /transfers/ (a page that answers 404 is skipped and reported as
-  missing).
+  /committees/home-card/, /transfers/, the two that read the cache also cold (cache cleared
+  before each request); a page that answers 404 is skipped and reported as missing.
 
 Cheap calls are repeated (--requests, after --warmup untimed ones: median and p95); heavy ones
-(the whole tree's shape report and cold counts, a page over a second) run --heavy times each,
+(the whole tree's cold shape report and counts, a page over a second) run --heavy times each,
 every run reported. Each case records its SQL query count, the time spent in cursor.execute
 (median; psycopg fetches the rows there) and the load average around it; the whole tree's shape
-report also its peak Python allocations (tracemalloc) and what a pickled copy would cost a cache.
+report also its peak Python allocations (tracemalloc) and what its pickled copy costs the cache.
+The medians are compared with those of the code before the shape report was reworked and
+cached (BEFORE, from the run of 2026-11-25 02:49 in docs/performance.md).
 
---proposal also times the shape cases with `committees.selectors` patched in this process as
-proposed in docs/performance.md (calls alternating with the code as it is, after checking that
-both give the same report for every organisation); --member-index creates a partial index on
-the member table for the run; --rss-probe USERNAME only measures, in a fresh process, how much
-one report of the user's scope grows the peak RSS.
+--member-index creates a partial index on the member table for the run; --rss-probe USERNAME
+only measures, in a fresh process, how much computing one report of the user's scope grows
+the peak RSS.
 
 Prints a table and writes bench/results/org_lifecycle[-<label>].json.
 """
@@ -80,13 +84,38 @@ MEMBER_INDEX_SQL = (
     f"CREATE INDEX {MEMBER_INDEX} ON members_member (org_path, category) WHERE status = 'active'"
 )
 
-# The cases the shape proposal changes (timed both ways with --proposal).
-PROPOSAL_CASES = (
-    "shape_report (scope)",
-    "shape_report (one township)",
-    "shape_counts cold",
-    "/committees/shape/",
-)
+# Pages that read the cache: also timed cold (cache cleared before each request).
+CACHED_PAGES = ("/committees/shape/", "/committees/home-card/")
+# Medians (ms) of the code before the shape report was reworked and cached: the run of
+# 2026-11-25 02:49 (docs/performance.md), (user, case) -> ms. The old shape_report always
+# computed, so its figure stands for both "computed" and "first request".
+BEFORE = {
+    ("county", "shape_report computed"): 1475.4,
+    ("county", "shape_report first request"): 1475.4,
+    ("county", "shape_report (one township) computed"): 5.2,
+    ("county", "shape_counts cold"): 1399.9,
+    ("county", "shape_counts warm"): 0.6,
+    ("county", "reelection_due first page"): 24.4,
+    ("county", "incoming first page"): 39.4,
+    ("county", "stuck first page"): 18.8,
+    ("county", "/committees/"): 66.7,
+    ("county", "/committees/shape/"): 1562.3,
+    ("county", "/committees/shape/ cold"): 1562.3,
+    ("county", "/committees/home-card/"): 31.2,
+    ("county", "/transfers/"): 79.1,
+    ("town", "shape_report computed"): 6.3,
+    ("town", "shape_report first request"): 6.3,
+    ("town", "shape_counts cold"): 6.2,
+    ("town", "shape_counts warm"): 0.9,
+    ("town", "reelection_due first page"): 5.1,
+    ("town", "incoming first page"): 10.7,
+    ("town", "stuck first page"): 23.6,
+    ("town", "/committees/"): 13.2,
+    ("town", "/committees/shape/"): 14.7,
+    ("town", "/committees/shape/ cold"): 14.7,
+    ("town", "/committees/home-card/"): 5.9,
+    ("town", "/transfers/"): 41.8,
+}
 AIMS = {"page_county_ms": 1000, "shape_report_whole_tree_ms": 5000}
 
 
@@ -120,18 +149,13 @@ def parse_args():
         "--rss-probe",
         metavar="USERNAME",
         default="",
-        help="only: in this fresh process, how much one shape report of the user's scope grows "
-        "the peak RSS (with --proposal: of the proposal)",
+        help="only: in this fresh process, how much computing one shape report of the user's "
+        "scope grows the peak RSS",
     )
     parser.add_argument(
         "--member-index",
         action="store_true",
         help=f"create the partial index {MEMBER_INDEX} for this run (dropped at the end)",
-    )
-    parser.add_argument(
-        "--proposal",
-        action="store_true",
-        help="patch the shape report as proposed in docs/performance.md (this process only)",
     )
     return parser.parse_args()
 
@@ -542,36 +566,6 @@ def clocked(fn) -> tuple[float, float, dict]:
     return total * 1000, sum(sql_seconds) * 1000, out
 
 
-def timed_pair(fn, runs: int, warmup: int, heavy: bool, variants) -> list[dict]:
-    """As `timed`, for the code as it is and the proposal, calls alternating (so both see the
-    same load): [as it is, proposal]."""
-    before = load()
-    infos, times, sql = {}, {False: [], True: []}, {False: [], True: []}
-    for flag in (False, True):
-        variants.use(flag)
-        infos[flag], _queries = captured(fn)
-    for _ in range(warmup):
-        for flag in (False, True):
-            variants.use(flag)
-            fn()
-    for _ in range(runs):
-        for flag in (False, True):
-            variants.use(flag)
-            total, in_sql, _out = clocked(fn)
-            times[flag].append(total)
-            sql[flag].append(in_sql)
-    variants.use(False)
-    out = []
-    for flag in (False, True):
-        info = {"variant": "proposal" if flag else "as is", **infos[flag], **summary(times[flag])}
-        info["sql_median_ms"] = round(statistics.median(sql[flag]), 1)
-        if heavy:
-            info["runs_ms"] = [round(x, 1) for x in times[flag]]
-        info["load_before"], info["load_after"] = before, load()
-        out.append(info)
-    return out
-
-
 def timed(fn, runs: int, warmup: int, heavy: bool) -> dict:
     """The query count and SQL time of one call, then `runs` timed calls after `warmup`."""
     before = load()
@@ -631,13 +625,13 @@ def memory_of(fn) -> dict:
 
 
 def cache_round_trip(user) -> dict:
-    """What caching the whole report would cost: its pickled size and a pickle round trip
-    (what LocMemCache and the Redis cache do on set and get)."""
+    """What caching the whole report costs: its pickled size and a pickle round trip (what
+    LocMemCache and the Redis cache do on set and get)."""
     import pickle
 
     from dangjian.committees import selectors as committees
 
-    report = committees.shape_report(user)
+    report = committees._compute_shape_report(user, None)
     t = time.perf_counter()
     blob = pickle.dumps(report, pickle.HIGHEST_PROTOCOL)
     dumped = time.perf_counter()
@@ -650,24 +644,21 @@ def cache_round_trip(user) -> dict:
     }
 
 
-def rss_probe(username: str, proposal: bool) -> dict:
+def rss_probe(username: str) -> dict:
     """Peak RSS before and after one report of the user's whole scope, in a process that has
     done nothing else but a small report first (imports, connection)."""
     from dangjian.committees import selectors as committees
     from dangjian.core.models import User
 
-    if proposal:
-        apply_shape_proposal()
     user = User.objects.get(username=username)
-    committees.shape_report(user, town_org())  # warm up: imports, connection, roles
+    committees._compute_shape_report(user, town_org())  # warm up: imports, connection, roles
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    report = committees.shape_report(user)
+    report = committees._compute_shape_report(user, None)
     seconds = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "user": username,
-        "variant": "proposal" if proposal else "as is",
         "organisations": len(report),
         "max_rss_before_mib": round(before / 1024, 1),
         "max_rss_after_mib": round(after / 1024, 1),
@@ -693,9 +684,16 @@ def selector_cases(user, township, is_county: bool, today) -> dict:
     from dangjian.committees import selectors as committees
     from dangjian.transfers import selectors as transfers
 
-    def shape_report(root=None):
+    def shape_report(root=None, how="cached"):
+        """how: "computed" (no cache at all), "first request" (cache cleared), "cached"."""
+
         def run():
-            report = committees.shape_report(fresh_roles(user), root)
+            if how == "computed":
+                report = committees._compute_shape_report(fresh_roles(user), root)
+            else:
+                if how == "first request":
+                    cache.clear()
+                report = committees.shape_report(fresh_roles(user), root)
             return {"rows": len(report), "out_of_shape": sum(1 for s in report if s.problems)}
 
         return run
@@ -724,7 +722,9 @@ def selector_cases(user, township, is_county: bool, today) -> dict:
         return run
 
     cases = {
-        "shape_report (scope)": (shape_report(), is_county),
+        "shape_report computed": (shape_report(None, "computed"), is_county),
+        "shape_report first request": (shape_report(None, "first request"), is_county),
+        "shape_report cached": (shape_report(None, "cached"), False),
         "shape_counts cold": (shape_counts(True), is_county),
         "shape_counts warm": (shape_counts(False), False),
         "reelection_due first page": (reelection_due, False),
@@ -732,12 +732,17 @@ def selector_cases(user, township, is_county: bool, today) -> dict:
         "stuck first page": (first_page(lambda u: transfers.stuck(u, today)), False),
     }
     if is_county:
-        cases["shape_report (one township)"] = (shape_report(township), False)
+        cases["shape_report (one township) computed"] = (shape_report(township, "computed"), False)
+        cases["shape_report (one township) cached"] = (shape_report(township, "cached"), False)
     return cases
 
 
-def http_fn(client, url: str):
+def http_fn(client, url: str, cold: bool = False):
+    from django.core.cache import cache
+
     def run():
+        if cold:
+            cache.clear()
         response = client.get(url)
         if response.status_code != 200:
             body = response.content[:200].decode("utf-8", "replace")
@@ -745,140 +750,6 @@ def http_fn(client, url: str):
         return {"status": 200, "bytes": len(response.content)}
 
     return run
-
-
-# ---- proposal: the shape report with fewer rows and no sorts -------------------------------
-
-
-def apply_shape_proposal() -> None:
-    """Patch, in this process only, committees.selectors._member_totals and shape_report the
-    way the proposal in docs/performance.md changes them: the database counts full members per
-    path and office-holders per organisation (one row each instead of one per category or per
-    holder), and neither query sorts (the models' default orderings made PostgreSQL sort all
-    196,000 current office-holders, on disk)."""
-    from django.db.models import Count, Q
-
-    from dangjian.committees import selectors as cs
-    from dangjian.committees.models import Form, OfficeHolder, Position, Term
-    from dangjian.core import rules
-    from dangjian.core import selectors as core
-    from dangjian.core.models import Organization, OrgKind, OrgStatus
-    from dangjian.members.models import Member
-
-    def _member_totals(user, root):
-        qs = core.restrict(
-            Member.objects.filter(status="active"), user, "org.view", path_field="org_path"
-        )
-        if root is not None:
-            qs = qs.filter(core.subtree_range("org_path", root.path))
-        members: dict[str, int] = defaultdict(int)
-        full: dict[str, int] = defaultdict(int)
-        step = Organization.steplen
-        rows = (
-            qs.values_list("org_path")
-            .annotate(n=Count("id"), n_full=Count("id", filter=Q(category="full")))
-            .order_by()
-        )
-        for path, n, n_full in rows:
-            for end in range(step, len(path) + 1, step):
-                prefix = path[:end]
-                members[prefix] += n
-                full[prefix] += n_full
-        return members, full
-
-    def shape_report(user, root=None):
-        orgs = core.organizations(user).filter(status=OrgStatus.ACTIVE).exclude(kind=OrgKind.GROUP)
-        if root is not None:
-            orgs = orgs.filter(core.subtree_range("path", root.path))
-        rows = list(orgs.order_by("path").values_list("pk", "name", "code", "kind", "path"))
-        members, full = cs._member_totals(user, root)
-        holders = core.restrict(
-            OfficeHolder.objects.filter(ended_on__isnull=True).exclude(
-                position=Position.GROUP_LEADER
-            ),
-            user,
-            "org.view",
-            "organization__path",
-        )
-        if root is not None:
-            holders = holders.filter(core.subtree_range("organization__path", root.path))
-        size: dict[int, int] = {}
-        committee_posts: set[int] = set()
-        secretary: set[int] = set()
-        seats = (
-            holders.values_list("organization_id")
-            .annotate(
-                people=Count("member_id", distinct=True),
-                secretaries=Count("id", filter=Q(position=Position.SECRETARY)),
-                posts=Count("id", filter=Q(position__in=cs.COMMITTEE_POSITIONS)),
-            )
-            .order_by()
-        )
-        for org_id, people, secretaries, posts in seats:
-            size[org_id] = people
-            if secretaries:
-                secretary.add(org_id)
-            if posts:
-                committee_posts.add(org_id)
-        terms_ = core.restrict(
-            Term.objects.filter(ended_on__isnull=True), user, "org.view", "organization__path"
-        )
-        if root is not None:
-            terms_ = terms_.filter(core.subtree_range("organization__path", root.path))
-        forms = dict(terms_.order_by().values_list("organization_id", "form"))
-        report = []
-        for pk, name, code, kind, path in rows:
-            form = forms.get(pk)
-            is_committee = form == Form.COMMITTEE or (form is None and pk in committee_posts)
-            shape = cs.Shape(
-                org_id=pk,
-                name=name,
-                code=code,
-                kind=kind,
-                path=path,
-                members=members.get(path, 0),
-                full_members=full.get(path, 0),
-                committee_size=size.get(pk, 0) if is_committee else 0,
-                has_secretary=pk in secretary,
-            )
-            shape.problems = rules.shape_problems(
-                kind,
-                full_members=shape.full_members,
-                members=shape.members,
-                committee_size=shape.committee_size,
-                has_secretary=shape.has_secretary,
-            )
-            report.append(shape)
-        return report
-
-    cs._member_totals = _member_totals
-    cs.shape_report = shape_report
-
-
-class Variants:
-    """Switch committees.selectors between the code as it is and the proposal."""
-
-    def __init__(self):
-        from dangjian.committees import selectors as cs
-
-        self.cs = cs
-        self.original = (cs.shape_report, cs._member_totals)
-        apply_shape_proposal()
-        self.proposed = (cs.shape_report, cs._member_totals)
-        self.use(False)
-
-    def use(self, proposed: bool) -> None:
-        self.cs.shape_report, self.cs._member_totals = self.proposed if proposed else self.original
-
-    def same_report(self, user) -> dict:
-        """Both reports of the user's scope, compared organisation by organisation."""
-        self.use(False)
-        before = self.cs.shape_report(user)
-        self.use(True)
-        after = self.cs.shape_report(user)
-        self.use(False)
-        differ = [a.org_id for a, b in zip(before, after, strict=True) if a != b]
-        return {"organisations": len(before), "differ": len(differ), "first_differing": differ[:5]}
 
 
 # ---- main ----------------------------------------------------------------------------------
@@ -913,7 +784,7 @@ def main():
 
     console = Console()
     if args.rss_probe:
-        print(json.dumps(rss_probe(args.rss_probe, args.proposal)))
+        print(json.dumps(rss_probe(args.rss_probe)))
         return
     if not fresh:
         try:
@@ -996,16 +867,6 @@ def main():
     }
     console.print(database)
 
-    equal = variants = None
-    if args.proposal:
-        variants = Variants()
-        equal = {
-            who: variants.same_report(User.objects.get(username=who)) for who in ("county", "town")
-        }
-        console.print({"proposal gives the same report": equal})
-        if any(e["differ"] for e in equal.values()):
-            sys.exit("the proposal changes the report: not measured")
-
     # A run stopped early may have left the proposed index behind: never measure with it
     # unless asked.
     with connection.cursor() as cursor:
@@ -1039,58 +900,43 @@ def main():
             if wanted_cases and not any(w in case for w in wanted_cases):
                 continue
             runs, warmup = (args.heavy, 0) if heavy else (args.requests, args.warmup)
-            if variants and case in PROPOSAL_CASES:
-                for r in timed_pair(fn, runs, warmup, heavy, variants):
-                    results.append({**base, "path": "selector", "case": case, **r})
-                    console.print(results[-1])
-            else:
-                r = timed(fn, runs, warmup, heavy)
-                results.append({**base, "path": "selector", "case": case, **r})
-                console.print(results[-1])
-            if args.explain and heavy:
+            r = timed(fn, runs, warmup, heavy)
+            results.append({**base, "path": "selector", "case": case, **r})
+            console.print(results[-1])
+            if args.explain and case == "shape_report computed" and heavy:
                 explains[f"{username} {case}"] = explain(fn)
-                if variants and case in PROPOSAL_CASES:
-                    variants.use(True)
-                    explains[f"{username} {case} (proposal)"] = explain(fn)
-                    variants.use(False)
-            if is_county and case == "shape_report (scope)":
+            if is_county and case == "shape_report computed":
                 memory = memory_of(fn)
                 memory.update(cache_round_trip(user))
-                if variants:
-                    variants.use(True)
-                    memory["proposal"] = memory_of(fn)
-                    variants.use(False)
                 console.print({"memory": memory})
         client = Client()
         client.force_login(user)
-        for page in PAGES:
-            if wanted_cases and not any(w in page for w in wanted_cases):
+        pages = [(p, False) for p in PAGES] + [(p, True) for p in PAGES if p in CACHED_PAGES]
+        for page, cold in pages:
+            case = page + (" cold" if cold else "")
+            if wanted_cases and not any(w in case for w in wanted_cases):
                 continue
             try:
                 probe = client.get(page)
             except Exception as exc:  # noqa: BLE001 - pages under construction by others
                 error = f"{type(exc).__name__}: {exc}"[:300]
-                results.append({**base, "path": "page", "case": page, "error": error})
+                results.append({**base, "path": "page", "case": case, "error": error})
                 console.print(f"[red]{page}: {error}[/red]")
                 continue
             if probe.status_code == 404:
                 results.append(
-                    {**base, "path": "page", "case": page, "status": 404, "missing": True}
+                    {**base, "path": "page", "case": case, "status": 404, "missing": True}
                 )
                 console.print(f"[yellow]{page}: 404, skipped[/yellow]")
                 continue
-            fn = http_fn(client, page)
+            fn = http_fn(client, page, cold)
             t = time.perf_counter()
             fn()
             heavy = time.perf_counter() - t > 1.0  # a slow page: a few runs only
             runs, warmup = (args.heavy, 0) if heavy else (args.requests, args.warmup)
-            if variants and page in PROPOSAL_CASES:
-                rows = timed_pair(fn, runs, warmup, heavy, variants)
-            else:
-                rows = [timed(fn, runs, warmup, heavy)]
-            for r in rows:
-                results.append({**base, "path": "page", "case": page, **r})
-                console.print(results[-1])
+            r = timed(fn, runs, warmup, heavy)
+            results.append({**base, "path": "page", "case": case, **r})
+            console.print(results[-1])
 
     if args.member_index:
         with connection.cursor() as cursor:
@@ -1113,7 +959,6 @@ def main():
         "life_cycle": life_cycle,
         "results": results,
         "shape_report_memory": memory,
-        "proposal_same_report": equal,
         "ratios": ratios,
         "explain": explains,
     }
@@ -1133,11 +978,10 @@ def main():
     ):
         table.add_column(col, justify="left" if col in ("user", "path", "case") else "right")
     for r in results:
-        proposal = " (proposal)" if r.get("variant") == "proposal" else ""
         table.add_row(
             r["user"],
             r["path"],
-            r["case"] + proposal,
+            r["case"],
             str(r.get("queries", "")),
             str(r.get("sql_median_ms", "")),
             str(r.get("count", r.get("rows", r.get("bytes", "")))),
@@ -1159,17 +1003,9 @@ def main():
 
 
 def compute_ratios(results: list[dict]) -> dict:
-    """Medians divided: whole tree / township, cold / warm, whole tree / one township."""
-    med = {
-        (r["user"], r["path"], r["case"]): r.get("median_ms")
-        for r in results
-        if r.get("variant", "as is") == "as is"
-    }
-    proposed = {
-        (r["user"], r["path"], r["case"]): r.get("median_ms")
-        for r in results
-        if r.get("variant") == "proposal"
-    }
+    """Medians divided: whole tree / township, cold / warm, whole tree / one township, and
+    before (BEFORE: the code before the rework and the cache) / now."""
+    med = {(r["user"], r["path"], r["case"]): r.get("median_ms") for r in results}
 
     def ratio(a, b):
         x, y = med.get(a), med.get(b)
@@ -1180,21 +1016,28 @@ def compute_ratios(results: list[dict]) -> dict:
         value = ratio(("county", path, case), ("town", path, case))
         if value is not None:
             out[f"county / town: {case}"] = value
+    pairs = (
+        ("selector", "shape_counts cold", "shape_counts warm"),
+        ("selector", "shape_report first request", "shape_report cached"),
+        ("selector", "shape_report computed", "shape_report cached"),
+        ("page", "/committees/shape/ cold", "/committees/shape/"),
+        ("page", "/committees/home-card/ cold", "/committees/home-card/"),
+    )
     for user in ("county", "town"):
-        value = ratio(
-            (user, "selector", "shape_counts cold"), (user, "selector", "shape_counts warm")
-        )
-        if value is not None:
-            out[f"{user}: shape_counts cold / warm"] = value
+        for path, cold, warm in pairs:
+            value = ratio((user, path, cold), (user, path, warm))
+            if value is not None:
+                out[f"{user}: {cold} / {warm}"] = value
     value = ratio(
-        ("county", "selector", "shape_report (scope)"),
-        ("county", "selector", "shape_report (one township)"),
+        ("county", "selector", "shape_report computed"),
+        ("county", "selector", "shape_report (one township) computed"),
     )
     if value is not None:
-        out["county: shape_report whole tree / one township"] = value
-    for key, value in proposed.items():
-        if value and med.get(key):
-            out[f"{key[0]}: {key[2]}, as is / proposal"] = round(med[key] / value, 1)
+        out["county: shape_report computed, whole tree / one township"] = value
+    for (user, _path, case), now in med.items():
+        before = BEFORE.get((user, case))
+        if before and now:
+            out[f"{user}: {case}, before / now"] = round(before / now, 1)
     return dict(sorted(out.items()))
 
 

@@ -272,3 +272,26 @@ def test_the_cache_is_per_scope_and_root(generated, overseer, make_user, admin):
     assert [s.org_id for s in selectors.shape_report(overseer, branch)] == [branch.pk]
     assert len(selectors.shape_report(overseer, root)) == len(expected)
     assert len(selectors.shape_report(overseer)) == len(expected)
+
+
+def test_out_of_shape_is_the_report_with_problems_cached_apart(generated, overseer, admin):
+    root, expected = generated
+    user = User.objects.get(username="overseer")
+    wanted = sorted(pk for pk, problems in expected.items() if problems)
+    assert sorted(s.org_id for s in selectors.out_of_shape(user, root)) == wanted
+    with CaptureQueriesContext(connection) as captured:
+        again = selectors.out_of_shape(user, root)
+    assert sorted(s.org_id for s in again) == wanted
+    assert len(captured) == 1  # only the check that nothing changed since
+    lacking = next(pk for pk, problems in expected.items() if problems == ["no_secretary"])
+    org = Organization.objects.get(pk=lacking)
+    full = Member.objects.filter(organization=org, status="active", category="full").first()
+    from dangjian.committees import services
+
+    services.appoint(
+        actor=admin, org=org, member=full, position="secretary", started_on=D("2025-01-01")
+    )
+    assert lacking not in {s.org_id for s in selectors.out_of_shape(user, root)}
+    assert selectors.shape_counts(user)["no_secretary"] == (
+        sum("no_secretary" in p for p in expected.values()) - 1
+    )

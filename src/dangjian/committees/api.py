@@ -567,7 +567,7 @@ def reelection(request, filters: Query[ReelectionFilter]):
 @paginate(ShapePagination, page_size=50)
 def shape(request, filters: Query[ShapeFilter]):
     root = _org(request, filters.root, "root") if filters.root is not None else None
-    report = [s for s in selectors.shape_report(request.user, root) if s.problems]
+    report = selectors.out_of_shape(request.user, root)
     counts = dict.fromkeys(rules.SHAPE_PROBLEMS, 0)
     for item in report:
         for problem in item.problems:

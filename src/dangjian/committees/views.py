@@ -631,7 +631,7 @@ def shape(request):
     problem = request.GET.get("problem", "")
     if problem not in rules.SHAPE_PROBLEMS:
         problem = ""
-    report = [s for s in selectors.shape_report(user, root) if s.problems]
+    report = selectors.out_of_shape(user, root)
     counts = dict.fromkeys(rules.SHAPE_PROBLEMS, 0)
     for item in report:
         for code in item.problems:
