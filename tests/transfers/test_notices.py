@@ -48,3 +48,33 @@ def test_the_answer_tells_the_sending_side(people, tree, roster, carol, answer):
     assert key in told(people["alice"])
     assert key not in told(people["bob"])
     assert told(carol) == []
+
+
+def test_a_member_sees_their_own_transfer_and_stay_on_my_record(
+    people, tree, roster, make_user, admin, client_for
+):
+    import datetime
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from dangjian.core import services as core_services
+    from dangjian.members.models import Member
+
+    user = make_user("zhangsan")
+    core_services.assign_role(actor=admin, user=user, org=tree["branch_a"], role="member")
+    Member.objects.filter(pk=roster["zhang"].pk).update(user=user)
+    client = client_for(user)
+    page = client.get(reverse("members:me"), HTTP_ACCEPT_LANGUAGE="en")
+    assert 'data-testid="my-movement"' not in page.content.decode()
+    services.register_mobile_out(
+        actor=people["alice"],
+        member=roster["zhang"],
+        destination="深圳市某街道党工委",
+        since=timezone.localdate() - datetime.timedelta(days=3),
+        card_number="LD-0042",
+    )
+    services.start_transfer(actor=people["alice"], member=roster["zhang"], to_org=tree["branch_b"])
+    html = client.get(reverse("members:me")).content.decode()
+    assert 'data-testid="my-movement"' in html
+    assert "西街社区党支部" in html and "深圳市某街道党工委" in html and "LD-0042" in html

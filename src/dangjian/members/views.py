@@ -441,6 +441,18 @@ def photo_upload(request, pk):
     )
 
 
+def _own_movement(member) -> dict:
+    """What a member sees of their own move: the transfer under way and the stay away."""
+    from dangjian.transfers.models import MobileState, MobileStay, State, Transfer
+
+    return {
+        "transfer": Transfer.objects.filter(member=member, state=State.PENDING)
+        .select_related("to_org")
+        .first(),
+        "stay": MobileStay.objects.filter(member=member, state=MobileState.ACTIVE).first(),
+    }
+
+
 @login_required
 def my_record(request):
     member = selectors.own_member(request.user)
@@ -468,6 +480,7 @@ def my_record(request):
             "member": member,
             "form": form,
             "events": selectors.timeline(member),
+            "movement": _own_movement(member),
             "names": {
                 "sex": codes.name_of("sex", member.sex),
                 "ethnicity": codes.name_of("ethnicity", member.ethnicity),
