@@ -9,11 +9,9 @@ refuse answer 400 (or 409) with a stable code and the field at fault.
 """
 
 import datetime
-from contextlib import contextmanager
 from typing import Literal
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
@@ -21,7 +19,11 @@ from ninja.pagination import paginate
 from dangjian.core import rules
 from dangjian.core import selectors as core_selectors
 from dangjian.core.api import ERRORS, READ_ERRORS, Id, IdField, PathId
-from dangjian.core.errors import Forbidden, NotFound, ServiceError
+from dangjian.core.apitools import Finished as _Finished
+from dangjian.core.apitools import named as _named
+from dangjian.core.apitools import organization as _org
+from dangjian.core.apitools import today as _today
+from dangjian.core.errors import Forbidden, NotFound
 from dangjian.core.models import Organization, OrgKind
 from dangjian.members import selectors as member_selectors
 from dangjian.members.api import OrgRef
@@ -33,21 +35,6 @@ from .models import Election, ElectionKind, ElectionStatus, Form, Position
 router = Router(tags=["committees"])
 
 ShapeProblem = Literal[rules.SHAPE_PROBLEMS]
-
-
-def _today() -> datetime.date:
-    return timezone.localdate()
-
-
-@contextmanager
-def _named(**names):
-    """Service errors with their field renamed to the name of the API's input."""
-    try:
-        yield
-    except ServiceError as exc:
-        if exc.field in names:
-            exc.field = names[exc.field]
-        raise
 
 
 # Output ----------------------------------------------------------------------------------------
@@ -306,14 +293,6 @@ class ShapeFilter(Schema):
 # Helpers ---------------------------------------------------------------------------------------
 
 
-def _org(request, org_id: int, field: str | None = None) -> Organization:
-    try:
-        return core_selectors.get_organization(request.user, org_id)
-    except NotFound as exc:
-        exc.field = field
-        raise
-
-
 def _subtree(qs, request, org_id: int | None, path_field: str, field: str):
     if org_id is None:
         return qs
@@ -331,20 +310,6 @@ def _election(request, election_id: int) -> Election:
     if found is None:
         raise NotFound(_("Election not found."))
     return found
-
-
-class _Finished:
-    """A queryset whose rows of one page are completed in Python once sliced (status and days
-    left), so the list pages without reading every row."""
-
-    def __init__(self, qs, finish):
-        self.qs, self.finish = qs, finish
-
-    def __len__(self):
-        return self.qs.count()
-
-    def __getitem__(self, part):
-        return self.finish(list(self.qs[part]))
 
 
 class ShapePagination(CappedPageNumberPagination):

@@ -11,10 +11,8 @@ answers 422; values the services refuse answer 400 (or 409) with a stable code a
 
 import datetime
 import uuid
-from contextlib import contextmanager
 from typing import Literal
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
@@ -22,7 +20,11 @@ from ninja.pagination import paginate
 from dangjian.core import codes
 from dangjian.core import selectors as core_selectors
 from dangjian.core.api import ERRORS, READ_ERRORS, Error
-from dangjian.core.errors import Forbidden, NotFound, ServiceError, ValidationFailed
+from dangjian.core.apitools import Finished as _Finished
+from dangjian.core.apitools import named as _named
+from dangjian.core.apitools import organization as _org
+from dangjian.core.apitools import today as _today
+from dangjian.core.errors import Forbidden, NotFound, ValidationFailed
 from dangjian.core.models import Organization, OrgKind
 from dangjian.members import api as member_api
 from dangjian.members import selectors as member_selectors
@@ -34,27 +36,6 @@ from . import selectors, services
 from .models import Direction, MobileState, MobileStay, State, Transfer
 
 router = Router(tags=["transfers"])
-
-
-def _today() -> datetime.date:
-    return timezone.localdate()
-
-
-@contextmanager
-def _named(prefix: str = "", **names):
-    """Service errors with their field renamed to the name of the API's input (or, with
-    `prefix`, every other field put under it: record.id_number)."""
-    try:
-        yield
-    except ServiceError as exc:
-        rename = (lambda f: names.get(f, prefix + f)) if prefix else (lambda f: names.get(f, f))
-        if exc.field:
-            exc.field = rename(exc.field)
-        errors = getattr(exc, "errors", None)
-        if isinstance(errors, dict):
-            exc.errors = {rename(k): v for k, v in errors.items()}
-            exc.codes = {rename(k): v for k, v in getattr(exc, "codes", {}).items()}
-        raise
 
 
 # Output ----------------------------------------------------------------------------------------
@@ -308,14 +289,6 @@ class ContactFilter(Schema):
 # Helpers ---------------------------------------------------------------------------------------
 
 
-def _org(request, org_id: int, field: str) -> Organization:
-    try:
-        return core_selectors.get_organization(request.user, org_id)
-    except NotFound as exc:
-        exc.field = field
-        raise
-
-
 def _receiver(org_id: int, field: str) -> Organization:
     """An organisation anywhere in the tree, for a member to go to (names of organisations are
     not secret: GET /transfers/targets lists them). The services check it is an active branch."""
@@ -348,20 +321,6 @@ def _side(request, org: Organization | None) -> None:
     out of its sight, which would hide a transfer the account has just read)."""
     if org is not None and not core_selectors.can(request.user, "transfer.manage", org):
         raise Forbidden(_("This is for the other side of the transfer to do."))
-
-
-class _Finished:
-    """A queryset whose rows of one page are completed in Python once sliced (the flags), so
-    the list pages without reading every row."""
-
-    def __init__(self, qs, finish):
-        self.qs, self.finish = qs, finish
-
-    def __len__(self):
-        return self.qs.count()
-
-    def __getitem__(self, part):
-        return self.finish(list(self.qs[part]))
 
 
 # Transfers -------------------------------------------------------------------------------------
