@@ -78,3 +78,29 @@ def test_a_member_sees_their_own_transfer_and_stay_on_my_record(
     html = client.get(reverse("members:me")).content.decode()
     assert 'data-testid="my-movement"' in html
     assert "西街社区党支部" in html and "深圳市某街道党工委" in html and "LD-0042" in html
+
+
+def test_a_stuck_transfer_reminds_the_receiving_side_once(people, tree, roster, carol, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from dangjian.transfers import notices
+
+    settings.TRANSFER_STUCK_DAYS = 30
+    today = timezone.localdate()
+    t = services.start_transfer(
+        actor=people["alice"],
+        member=roster["zhang"],
+        to_org=tree["branch_b"],
+        on=today - datetime.timedelta(days=31),
+    )
+    fresh = services.start_transfer(
+        actor=people["alice"], member=roster["wang"], to_org=tree["branch_b"]
+    )
+    Notification.objects.all().delete()
+    assert notices.remind_stuck_transfers(today) == 2  # bob and oscar, above B
+    assert notices.remind_stuck_transfers(today) == 0  # once
+    assert told(people["bob"]) == [f"transfer:{t.pk}:stuck"]
+    assert f"transfer:{fresh.pk}:stuck" not in told(people["oscar"])
+    assert told(people["alice"]) == [] and told(carol) == []

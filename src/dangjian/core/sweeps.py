@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 SWEEPS = [
     "dangjian.transfers.services.expire_letters",
     "dangjian.committees.reminders.send_reelection_reminders",
+    "dangjian.transfers.notices.remind_stuck_transfers",
 ]
 
 

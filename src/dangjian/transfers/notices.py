@@ -24,10 +24,19 @@ def _people_at(org: Organization, *, exclude_user_id=None) -> set[int]:
 
 
 def _send(users: set[int], key: str, title: str, url: str) -> int:
+    """Notify `users` once per key; returns how many were new (bulk_create with
+    ignore_conflicts returns every row given, so those already told are left out first)."""
+    if not users:
+        return 0
+    told = set(
+        Notification.objects.filter(key=key, user_id__in=users).values_list("user_id", flat=True)
+    )
     rows = [
-        Notification(user_id=u, kind="transfer", key=key, title=title[:200], url=url) for u in users
+        Notification(user_id=u, kind="transfer", key=key, title=title[:200], url=url)
+        for u in users - told
     ]
-    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def transfer_started(transfer, actor) -> int:
@@ -59,3 +68,44 @@ def transfer_answered(transfer, actor) -> int:
         title,
         reverse("transfers:detail", args=[transfer.pk]),
     )
+
+
+def remind_stuck_transfers(today=None, *, batch: int = 500) -> int:
+    """Sweep: a transfer pending longer than DANGJIAN_TRANSFER_STUCK_DAYS reminds the receiving
+    side (and the committee above it) once. Returns the notifications written."""
+    import datetime
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from .models import Direction, State, Transfer
+
+    today = today or timezone.localdate()
+    limit = today - datetime.timedelta(days=settings.TRANSFER_STUCK_DAYS)
+    pending = (
+        Transfer.objects.filter(
+            state=State.PENDING,
+            direction__in=(Direction.INTERNAL, Direction.INCOMING),
+            started_on__lt=limit,
+        )
+        .select_related("to_org")
+        .order_by("id")
+    )
+    sent, last = 0, 0
+    while True:
+        chunk = list(pending.filter(id__gt=last)[:batch])
+        if not chunk:
+            return sent
+        last = chunk[-1].pk
+        for transfer in chunk:
+            title = _("The transfer of %(name)s to %(org)s has waited since %(day)s") % {
+                "name": transfer.person_name,
+                "org": transfer.to_org.name,
+                "day": transfer.started_on.isoformat(),
+            }
+            sent += _send(
+                _people_at(transfer.to_org),
+                f"transfer:{transfer.pk}:stuck",
+                title,
+                reverse("transfers:detail", args=[transfer.pk]),
+            )
