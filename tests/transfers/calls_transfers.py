@@ -103,7 +103,7 @@ def _mobile_list(ctx):
 
 def _contact(ctx):
     lost(ctx)
-    return {"query": {"org": ctx["tree"]["town"].pk, "page": 1}}
+    return {"query": {"org": ctx["tree"]["town"].pk, "flag": "suspend", "page": 1}}
 
 
 TRANSFER_CALLS = {

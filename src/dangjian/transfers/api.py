@@ -284,6 +284,9 @@ class MobileFilter(Schema):
 
 class ContactFilter(Schema):
     org: int | None = Field(None, description="organisation id: its whole subtree")
+    flag: Literal["suspend", "remove", "none"] | None = Field(
+        None, description="only members due for suspension, for removal, or for nothing yet"
+    )
 
 
 # Helpers ---------------------------------------------------------------------------------------
@@ -715,6 +718,8 @@ def out_of_contact(request, filters: Query[ContactFilter]):
     org = _org(request, filters.org, "org") if filters.org is not None else None
     today = _today()
     qs = selectors.out_of_contact(request.user, org)
+    if filters.flag:
+        qs = selectors.with_flag(qs, "" if filters.flag == "none" else filters.flag, today)
     return _Finished(qs, lambda rows: selectors.with_flags(rows, today))
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from dangjian.core import selectors
 from dangjian.core.errors import NotFound
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgStatus
+from dangjian.core.rules import add_months
 from dangjian.members import rules as member_rules
 from dangjian.members.models import EventKind, Member, StandingEvent
 
@@ -217,3 +218,31 @@ def with_flags(members, today: datetime.date | None = None) -> list:
 
 def has_open_transfer() -> Exists:
     return Exists(Transfer.objects.filter(member=OuterRef("pk"), state=State.PENDING))
+
+
+def _latest_day(today: datetime.date, months: int) -> datetime.date:
+    """The latest day d with add_months(d, months) <= today (month ends make it a search)."""
+    day = add_months(today, -months)
+    while add_months(day + datetime.timedelta(days=1), months) <= today:
+        day += datetime.timedelta(days=1)
+    return day
+
+
+def with_flag(qs: QuerySet, flag: str, today: datetime.date | None = None) -> QuerySet:
+    """Members of `out_of_contact(...)` whose `members.rules.contact_flag` is `flag`
+    ("suspend", "remove", or "" for none yet), in SQL so the list filters and pages on it.
+    The same dates as the pure function: tested against it row by row."""
+    today = today or timezone.localdate()
+    suspend_by = _latest_day(today, member_rules.SUSPEND_AFTER_MONTHS)
+    remove_months = member_rules.REMOVE_AFTER_YEARS * 12
+    remove_by = _latest_day(today, remove_months)
+    lost_by = _latest_day(remove_by, member_rules.SUSPEND_AFTER_MONTHS)
+    # A suspended standing without a recorded suspension counts as not suspended, as in with_flags.
+    not_suspended = Q(standing="normal") | Q(suspended_on__isnull=True)
+    suspend = not_suspended & Q(out_of_contact_since__lte=suspend_by)
+    remove = Q(standing="suspended", suspended_on__lte=remove_by, out_of_contact_since__lte=lost_by)
+    if flag == "suspend":
+        return qs.filter(suspend)
+    if flag == "remove":
+        return qs.filter(remove)
+    return qs.exclude(suspend).exclude(remove)

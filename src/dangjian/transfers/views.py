@@ -898,6 +898,11 @@ def contact_list(request):
     qs = selectors.out_of_contact(user)
     if q:
         qs = qs.filter(name__startswith=q)
+    flag = request.GET.get("flag") or ""
+    if flag in ("suspend", "remove", "none"):
+        qs = selectors.with_flag(qs, "" if flag == "none" else flag)
+    else:
+        flag = ""
     page = _page(request, qs)
     rows = [
         (m, core_selectors.can(user, "member.change", m.organization))
@@ -917,6 +922,7 @@ def contact_list(request):
             "page": page,
             "rows": rows,
             "q": q,
+            "flag": flag,
             "find": find,
             "candidates": candidates,
             "query": params.urlencode(),
