@@ -104,3 +104,33 @@ def test_a_stuck_transfer_reminds_the_receiving_side_once(people, tree, roster, 
     assert told(people["bob"]) == [f"transfer:{t.pk}:stuck"]
     assert f"transfer:{fresh.pk}:stuck" not in told(people["oscar"])
     assert told(people["alice"]) == [] and told(carol) == []
+
+
+def test_a_second_sweep_does_not_look_at_transfers_reminded_before(people, tree, roster, settings):
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from dangjian.transfers import notices
+
+    settings.TRANSFER_STUCK_DAYS = 30
+    long_ago = timezone.localdate() - datetime.timedelta(days=40)
+    for key in ("zhang", "wang"):
+        services.start_transfer(
+            actor=people["alice"], member=roster[key], to_org=tree["branch_b"], on=long_ago
+        )
+    assert notices.remind_stuck_transfers() == 4  # two transfers, bob and oscar each
+    with CaptureQueriesContext(connection) as captured:
+        assert notices.remind_stuck_transfers() == 0
+    assert len(captured) == 1  # the query that finds nothing left to remind
+
+
+def test_withdrawing_tells_the_receiving_side(people, tree, roster):
+    t = services.start_transfer(
+        actor=people["alice"], member=roster["zhang"], to_org=tree["branch_b"]
+    )
+    services.cancel_transfer(actor=people["alice"], transfer=t, reason="填错了")
+    assert f"transfer:{t.pk}:cancelled" in told(people["bob"])
+    assert f"transfer:{t.pk}:cancelled" not in told(people["alice"])

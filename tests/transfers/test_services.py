@@ -945,9 +945,14 @@ def test_removal_ends_the_members_stay_away(who, tree, roster, admin):
     assert (stay.state, stay.returned_on) == ("returned", today())
     assert list(selectors.mobile_out(who["alice"])) == []
     assert list(selectors.guests_of(tree["branch_b"])) == []
-    event = audit_of("mobile.end", stay)
+    event = audit_of("mobile.return", stay)
     assert event.subject == member_services.subject_of(wang)
     assert event.after["state"] == "returned"
+    # The timeline says so too: back on the day of the removal, then removed; not away.
+    wang.refresh_from_db()
+    assert (wang.status, wang.mobile) == ("removed", False)
+    kinds = list(wang.events.order_by("occurred_on", "id").values_list("kind", flat=True))
+    assert kinds[-2:] == ["mobile_back", "removed"]
 
 
 def left_the_platform(who, member) -> None:
@@ -1153,3 +1158,36 @@ def test_a_member_transferred_to_the_branch_hosting_them_is_back(who, tree, rost
     assert audit_of("mobile.return", stay).subject == member_services.subject_of(zhang)
     # and the member can go away again
     services.register_mobile_out(actor=who["bob"], member=m, destination="深圳")
+
+
+def test_a_member_is_never_a_guest_of_their_own_organisation_after_a_merge(
+    who, tree, roster, admin
+):
+    """A member of B away at A and a member of A away at B: merging A into B brings both home."""
+    from dangjian.committees import restructure
+
+    zhang, zhao = roster["zhang"], roster["zhao"]
+    at_b = services.register_mobile_out(actor=who["alice"], member=zhang, host_org=tree["branch_b"])
+    at_a = services.register_mobile_out(actor=who["bob"], member=zhao, host_org=tree["branch_a"])
+    restructure.merge(actor=admin, source=tree["branch_a"], target=tree["branch_b"])
+    for stay, member in ((at_b, zhang), (at_a, zhao)):
+        stay.refresh_from_db()
+        member.refresh_from_db()
+        assert stay.state == "returned", stay
+        assert member.organization_id == tree["branch_b"].pk and not member.mobile
+    assert list(selectors.guests_of(tree["branch_b"])) == []
+
+
+def test_dissolving_into_the_host_brings_the_member_home(who, tree, roster, admin):
+    from dangjian.core import services as core_services
+
+    zhang = roster["zhang"]
+    stay = services.register_mobile_out(actor=who["alice"], member=zhang, host_org=tree["branch_b"])
+    core_services.dissolve_organization(actor=admin, org=tree["group_a"])
+    core_services.dissolve_organization(
+        actor=admin, org=tree["branch_a"], move_members_to=tree["branch_b"]
+    )
+    stay.refresh_from_db()
+    zhang.refresh_from_db()
+    assert stay.state == "returned" and not zhang.mobile
+    assert zhang.organization_id == tree["branch_b"].pk

@@ -185,31 +185,20 @@ def _move_members(actor, members, target: Organization, on: datetime.date, detai
             for h in ended
         ],
     )
-    # Members away as mobile members now belong, while away, to the new organisation.
-    from dangjian.transfers.models import MobileState, MobileStay
+    # Members away as mobile members now belong, while away, to the new organisation (or are
+    # back, when it is where they stay).
+    from dangjian.transfers.services import rehome_stays
 
-    stays = list(MobileStay.objects.filter(member_id__in=ids, state=MobileState.ACTIVE))
-    MobileStay.objects.filter(pk__in=[s.pk for s in stays]).update(home_org=target)
-    audit.record_many(
-        actor,
-        "mobile.move",
-        [(s, {"home_org": s.home_org_id}, {"home_org": target.pk}, target.path) for s in stays],
-    )
+    rehome_stays(actor, ids, target, on)
     return len(ids)
 
 
-def _move_guests(actor, org: Organization, target: Organization) -> int:
-    """Mobile members of elsewhere taking part in `org`'s life go on at `target`."""
-    from dangjian.transfers.models import MobileState, MobileStay
+def _move_guests(actor, org: Organization, target: Organization, on: datetime.date) -> int:
+    """Mobile members of elsewhere taking part in `org`'s life go on at `target` (those whose
+    home is `target` are back home)."""
+    from dangjian.transfers.services import rehost_guests
 
-    stays = list(MobileStay.objects.filter(host_org=org, state=MobileState.ACTIVE))
-    MobileStay.objects.filter(pk__in=[s.pk for s in stays]).update(host_org=target)
-    audit.record_many(
-        actor,
-        "mobile.move",
-        [(s, {"host_org": s.host_org_id}, {"host_org": target.pk}, target.path) for s in stays],
-    )
-    return len(stays)
+    return rehost_guests(actor, org, target, on)
 
 
 def _guests(org: Organization) -> int:
@@ -263,7 +252,7 @@ def merge(*, actor, source: Organization, target: Organization, on=None) -> Orga
     for child in preview.children:
         core_services.move_organization(actor=actor, org=child, new_parent=target)
     _move_members(actor, _members_of(source), target, on, detail)
-    _move_guests(actor, source, target)
+    _move_guests(actor, source, target, on)
     _end_holders(actor, source, on, detail, keep_groups=False)
     _end_term(actor, source, on)
     source.refresh_from_db()
@@ -384,7 +373,7 @@ def dissolve(
                 field="move_members_to",
             )
         _move_members(actor, _members_of(org), target, on, detail)
-        _move_guests(actor, org, target)
+        _move_guests(actor, org, target, on)
     _end_holders(actor, org, on, _("organisation dissolved"), keep_groups=False)
     _end_term(actor, org, on)
     return core_services.dissolve_organization(actor=actor, org=org, on=on)

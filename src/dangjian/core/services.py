@@ -362,7 +362,7 @@ def dissolve_organization(
         members.update(organization=target, org_path=target.path)
         _record_transfers(actor, [m.pk for m in moved], target, on)
         audit.record_many(actor, "member.move", items)
-        _move_stays_home(actor, [m.pk for m in moved], target)
+        _move_stays_home(actor, [m.pk for m in moved], target, on)
     _end_offices_of(actor, org, on)
     _end_term_of(actor, org, on)
     before = audit.snapshot(org, ORG_FIELDS)
@@ -410,19 +410,12 @@ def _check_no_movement(org: Organization) -> None:
         )
 
 
-def _move_stays_home(actor, member_ids: list[int], target: Organization) -> None:
-    """Members away as mobile members belong, while away, to the organisation they moved to."""
-    from dangjian.transfers.models import MobileState, MobileStay
+def _move_stays_home(actor, member_ids: list[int], target: Organization, on) -> None:
+    """Members away as mobile members belong, while away, to the organisation they moved to
+    (or are back, when it is where they stay)."""
+    from dangjian.transfers.services import rehome_stays
 
-    stays = list(MobileStay.objects.filter(member_id__in=member_ids, state=MobileState.ACTIVE))
-    if not stays:
-        return
-    MobileStay.objects.filter(pk__in=[s.pk for s in stays]).update(home_org=target)
-    audit.record_many(
-        actor,
-        "mobile.move",
-        [(s, {"home_org": s.home_org_id}, {"home_org": target.pk}, target.path) for s in stays],
-    )
+    rehome_stays(actor, member_ids, target, on)
 
 
 def _end_term_of(actor, org: Organization, on) -> None:

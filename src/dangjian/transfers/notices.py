@@ -2,6 +2,8 @@
 its answer reaches the sending side, in the platform's notifications (the bell). Written in the
 same transaction as the change; the key makes each notice once per person."""
 
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -82,30 +84,53 @@ def remind_stuck_transfers(today=None, *, batch: int = 500) -> int:
 
     today = today or timezone.localdate()
     limit = today - datetime.timedelta(days=settings.TRANSFER_STUCK_DAYS)
+    reminded = Notification.objects.filter(
+        key=Concat(Value("transfer:"), Cast(OuterRef("pk"), CharField()), Value(":stuck"))
+    )
     pending = (
         Transfer.objects.filter(
             state=State.PENDING,
             direction__in=(Direction.INTERNAL, Direction.INCOMING),
             started_on__lt=limit,
         )
+        .exclude(Exists(reminded))  # once: those reminded before cost nothing on later runs
         .select_related("to_org")
         .order_by("id")
     )
     sent, last = 0, 0
+    people: dict[int, set[int]] = {}
     while True:
         chunk = list(pending.filter(id__gt=last)[:batch])
         if not chunk:
             return sent
         last = chunk[-1].pk
         for transfer in chunk:
+            if transfer.to_org_id not in people:
+                people[transfer.to_org_id] = _people_at(transfer.to_org)
             title = _("The transfer of %(name)s to %(org)s has waited since %(day)s") % {
                 "name": transfer.person_name,
                 "org": transfer.to_org.name,
                 "day": transfer.started_on.isoformat(),
             }
             sent += _send(
-                _people_at(transfer.to_org),
+                people[transfer.to_org_id],
                 f"transfer:{transfer.pk}:stuck",
                 title,
                 reverse("transfers:detail", args=[transfer.pk]),
             )
+
+
+def transfer_cancelled(transfer, actor) -> int:
+    """The receiving side was asked to accept or return: it hears the request is withdrawn."""
+    if transfer.direction != "internal" or transfer.to_org is None:
+        return 0
+    title = _("%(org)s withdrew the transfer of %(name)s") % {
+        "org": transfer.from_org.name,
+        "name": transfer.person_name,
+    }
+    return _send(
+        _people_at(transfer.to_org, exclude_user_id=getattr(actor, "pk", None)),
+        f"transfer:{transfer.pk}:cancelled",
+        title,
+        reverse("transfers:detail", args=[transfer.pk]),
+    )

@@ -498,6 +498,7 @@ def cancel_transfer(*, actor, transfer: Transfer, reason: str = "") -> Transfer:
     transfer.decision_note = _text(reason, "reason", 255)
     transfer.save(update_fields=["state", "decided_on", "decided_by", "decision_note"])
     _record(actor, "transfer.cancel", transfer, side, before)
+    notices.transfer_cancelled(transfer, actor)
     return transfer
 
 
@@ -795,6 +796,9 @@ def confirm_incoming(
     else:
         if not data:
             raise ValidationFailed(_("Fill in the member's record."), code="required")
+        # A new record refused as a duplicate would say the ID number is known: the same
+        # limit as the look-ups by ID number (counted in the cache, so a refusal counts too).
+        _throttle(actor)
         # Admitted elsewhere, arriving here today by this letter: the timeline says so.
         member = member_services.create_member(
             actor=actor,
@@ -1186,6 +1190,10 @@ def decide_contact(*, actor, member: Member, decision: str, on=None, reference: 
             code="not_due",
             field="decision",
         )
+    if decision == "remove":
+        # The time away ends first, with a return on the timeline, as for any end of
+        # membership (members.services._end_mobile_stay): nothing may follow a removal.
+        member_services._end_mobile_stay(actor, member, EventKind.REMOVED, on)
     member_services.append_event(
         actor=actor,
         member=member,
@@ -1198,36 +1206,83 @@ def decide_contact(*, actor, member: Member, decision: str, on=None, reference: 
     # Offices are held by full members in good standing: a suspended or removed member leaves
     # them on the day of the decision.
     _end_offices(actor, member, None, on, reason=_("out of contact"))
-    if decision == "remove":
-        end_active_stay(actor=actor, member=member, on=on, reason=_("removed from the Party"))
     member.refresh_from_db()
     return member
 
 
-def end_active_stay(*, actor, member: Member, on: datetime.date, reason: str) -> MobileStay | None:
-    """End the member's stay away, if any, when their membership ends (removed, deceased, ...):
-    nobody is listed as away from, or a guest of, an organisation they no longer belong to.
-    Call inside the transaction that ends the membership, with the member's row locked."""
-    stay = (
-        MobileStay.objects.select_for_update(of=("self",))
-        .select_related("home_org")
-        .filter(member=member, state=MobileState.ACTIVE)
-        .first()
-    )
-    if stay is None:
-        return None
-    before = audit.snapshot(stay, MOBILE_FIELDS)
+# Stays when organisations change (restructuring and dissolution call these) ----------------
+
+
+def _back_home(actor, stay: MobileStay, on: datetime.date, detail: str) -> None:
+    """The member's home and host are now the same organisation: the stay ends, with a return
+    on the timeline (a member is never a guest of their own organisation)."""
+    back_on = max(on, stay.since)
+    if stay.member_id:
+        member_services.append_event(
+            actor=actor, member=stay.member, kind=EventKind.MOBILE_BACK, on=back_on, detail=detail
+        )
     stay.state = MobileState.RETURNED
-    stay.returned_on = max(on, stay.since)
+    stay.returned_on = back_on
     stay.save(update_fields=["state", "returned_on"])
-    old, new = audit.diff(before, audit.snapshot(stay, MOBILE_FIELDS))
-    audit.record(
-        actor,
-        "mobile.end",
-        stay,
-        before=old,
-        after={**(new or {}), "reason": reason},
-        org_path=stay.home_org.path if stay.home_org else member.org_path,
-        subject=member_services.subject_of(member),
+
+
+def rehome_stays(actor, member_ids, target: Organization, on: datetime.date) -> int:
+    """Members moved to `target` while away: `target` becomes their home, or, when it is
+    where they are staying, they are back. Audited; returns the stays touched."""
+    stays = list(
+        MobileStay.objects.select_for_update()
+        .filter(member_id__in=list(member_ids), state=MobileState.ACTIVE)
+        .select_related("member")
+        .order_by("id")
     )
-    return stay
+    for stay in stays:
+        before = audit.snapshot(stay, MOBILE_FIELDS)
+        if stay.host_org_id == target.pk:
+            _back_home(actor, stay, on, _("moved to the host organisation"))
+            action = "mobile.return"
+        else:
+            stay.home_org = target
+            stay.save(update_fields=["home_org"])
+            action = "mobile.move"
+        old, new = audit.diff(before, audit.snapshot(stay, MOBILE_FIELDS))
+        audit.record(
+            actor,
+            action,
+            stay,
+            before=old,
+            after=new,
+            org_path=target.path,
+            subject=member_services.subject_of(stay.member) if stay.member_id else None,
+        )
+    return len(stays)
+
+
+def rehost_guests(actor, host: Organization, target: Organization, on: datetime.date) -> int:
+    """Guests of `host` go on at `target`; a guest whose home is `target` is back home."""
+    stays = list(
+        MobileStay.objects.select_for_update()
+        .filter(host_org=host, state=MobileState.ACTIVE)
+        .select_related("member")
+        .order_by("id")
+    )
+    for stay in stays:
+        before = audit.snapshot(stay, MOBILE_FIELDS)
+        if stay.member_id and stay.home_org_id == target.pk:
+            _back_home(actor, stay, on, _("host merged into the home organisation"))
+            action = "mobile.return"
+        else:
+            stay.host_org = target
+            stay.destination = target.name[:128]
+            stay.save(update_fields=["host_org", "destination"])
+            action = "mobile.move"
+        old, new = audit.diff(before, audit.snapshot(stay, MOBILE_FIELDS))
+        audit.record(
+            actor,
+            action,
+            stay,
+            before=old,
+            after=new,
+            org_path=target.path,
+            subject=member_services.subject_of(stay.member) if stay.member_id else None,
+        )
+    return len(stays)
