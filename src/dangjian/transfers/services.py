@@ -1230,7 +1230,7 @@ def rehome_stays(actor, member_ids, target: Organization, on: datetime.date) -> 
     """Members moved to `target` while away: `target` becomes their home, or, when it is
     where they are staying, they are back. Audited; returns the stays touched."""
     stays = list(
-        MobileStay.objects.select_for_update()
+        MobileStay.objects.select_for_update(of=("self",))
         .filter(member_id__in=list(member_ids), state=MobileState.ACTIVE)
         .select_related("member")
         .order_by("id")
@@ -1260,7 +1260,7 @@ def rehome_stays(actor, member_ids, target: Organization, on: datetime.date) -> 
 def rehost_guests(actor, host: Organization, target: Organization, on: datetime.date) -> int:
     """Guests of `host` go on at `target`; a guest whose home is `target` is back home."""
     stays = list(
-        MobileStay.objects.select_for_update()
+        MobileStay.objects.select_for_update(of=("self",))
         .filter(host_org=host, state=MobileState.ACTIVE)
         .select_related("member")
         .order_by("id")
