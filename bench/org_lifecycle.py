@@ -65,7 +65,6 @@ import time
 import tracemalloc
 from collections import Counter, defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -73,8 +72,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 sys.path.insert(0, str(HERE))  # the shared helpers in bench/seed.py
 
+from seed import create_database, database_name, percentile  # noqa: E402
 from seed import machine as seed_machine  # noqa: E402
-from seed import percentile  # noqa: E402
 
 PER_PAGE = 50
 PAGES = ("/committees/", "/committees/shape/", "/committees/home-card/", "/transfers/")
@@ -161,32 +160,6 @@ def parse_args():
 
 
 # ---- database ------------------------------------------------------------------------------
-
-
-def database_name(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        sys.exit("bench/org_lifecycle.py needs DANGJIAN_DATABASE_URL=postgres://.../<database>")
-    name = parts.path.lstrip("/")
-    if not name or name in ("postgres", "template0", "template1"):
-        sys.exit(f"refusing to use the database {name!r}")
-    return name, urlunsplit(parts._replace(path="/postgres"))
-
-
-def create_database(url: str, drop: bool) -> bool:
-    """Create the database if missing (or drop it first); True when it is new."""
-    import psycopg
-    from psycopg import sql
-
-    name, admin_url = database_name(url)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        ident = sql.Identifier(name)
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not drop:
-            return False
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    return True
 
 
 def data_set_ok(members: int, orgs: int) -> str:

@@ -39,22 +39,37 @@ def parse_args():
     return parser.parse_args()
 
 
-def recreate_database(url: str) -> str:
+def database_name(url: str) -> tuple[str, str]:
+    """The benchmark database named in a PostgreSQL URL, and the URL of the server's own
+    `postgres` database (to create or drop it from). Refuses anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        sys.exit("benchmarks need DANGJIAN_DATABASE_URL=postgres://.../<database>")
+    name = parts.path.lstrip("/")
+    if not name or name in ("postgres", "template0", "template1"):
+        sys.exit(f"refusing to use the database {name!r}")
+    return name, urlunsplit(parts._replace(path="/postgres"))
+
+
+def create_database(url: str, drop: bool) -> bool:
+    """Create the database if missing (or drop it first); True when it is new."""
     import psycopg
     from psycopg import sql
 
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        sys.exit("bench/seed.py needs DANGJIAN_DATABASE_URL=postgres://.../<database>")
-    name = parts.path.lstrip("/")
-    if not name or name in ("postgres", "template0", "template1"):
-        sys.exit(f"refusing to drop the database {name!r}")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    name, admin_url = database_name(url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         ident = sql.Identifier(name)
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not drop:
+            return False
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    return name
+    return True
+
+
+def recreate_database(url: str) -> str:
+    create_database(url, drop=True)
+    return database_name(url)[0]
 
 
 def percentile(values, q):
