@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from dangjian.core import audit, rules, selectors
 from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dangjian.core.models import Organization, OrgKind, OrgStatus
-from dangjian.core.text import has_control_characters
+from dangjian.core.text import clean_text
 from dangjian.members.models import Category, Member, Standing
 
 from .models import (
@@ -144,17 +144,7 @@ def _check_date(day, field: str, *, not_before: datetime.date | None = None) -> 
 
 
 def _text(value, field: str, limit: int) -> str:
-    value = value if isinstance(value, str) else str(value or "")
-    if has_control_characters(value):
-        raise ValidationFailed(
-            _("Remove the control characters."), code="control_characters", field=field
-        )
-    value = value.strip()
-    if len(value) > limit:
-        raise ValidationFailed(
-            _("At most %(n)d characters.") % {"n": limit}, code="too_long", field=field
-        )
-    return value
+    return clean_text(value, field, limit)
 
 
 def _eligible(member: Member, org: Organization, field: str = "member") -> None:

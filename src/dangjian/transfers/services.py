@@ -29,7 +29,7 @@ from dangjian.core import audit, crypto, rules, selectors
 from dangjian.core.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgKind, OrgStatus
-from dangjian.core.text import has_control_characters
+from dangjian.core.text import clean_text
 from dangjian.members import rules as member_rules
 from dangjian.members import services as member_services
 from dangjian.members.models import EventKind, Member
@@ -105,21 +105,7 @@ def _label(field: str) -> str:
 
 
 def _text(value, field: str, limit: int, *, required: bool = False, lines: bool = False) -> str:
-    value = value if isinstance(value, str) else str(value or "")
-    if has_control_characters(value, lines=lines):
-        raise ValidationFailed(
-            _("Remove the control characters from “%(field)s”.") % {"field": _label(field)},
-            code="control_characters",
-            field=field,
-        )
-    value = value.strip()
-    if required and not value:
-        raise ValidationFailed(_("This field is required."), code="required", field=field)
-    if len(value) > limit:
-        raise ValidationFailed(
-            _("At most %(n)d characters.") % {"n": limit}, code="too_long", field=field
-        )
-    return value
+    return clean_text(value, field, limit, required=required, lines=lines, label=_label(field))
 
 
 def _date(day, field: str, *, not_before: datetime.date | None = None) -> datetime.date:
