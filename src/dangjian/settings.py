@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "dangjian.members",
     "dangjian.committees",
     "dangjian.transfers",
+    "dangjian.dues",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +246,19 @@ LETTER_VALID_DAYS = env_int("DANGJIAN_LETTER_VALID_DAYS", 30, minimum=1, maximum
 TRANSFER_STUCK_DAYS = env_int("DANGJIAN_TRANSFER_STUCK_DAYS", 30, minimum=1, maximum=365)
 # How often each worker runs the sweeps (expiring letters, reminders); 0 turns them off.
 SWEEP_INTERVAL_SECONDS = env_int("DANGJIAN_SWEEP_INTERVAL", 300, minimum=0, maximum=86400)
+
+# Party dues (DOMAIN §2): rounding of amounts to 0.01 yuan, half up unless set otherwise.
+DUES_ROUNDING = env_str("DANGJIAN_DUES_ROUNDING", "half_up")
+if DUES_ROUNDING not in ("half_up", "half_even"):
+    raise ImproperlyConfigured("DANGJIAN_DUES_ROUNDING must be half_up or half_even")
+# E-mail for reminders (dues, later notices): off unless a host is set.
+EMAIL_HOST = env_str("DANGJIAN_EMAIL_HOST", "")
+EMAIL_PORT = env_int("DANGJIAN_EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("DANGJIAN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("DANGJIAN_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DANGJIAN_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DANGJIAN_EMAIL_FROM", "dangjian@localhost")
+EMAIL_TIMEOUT = 10
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ urlpatterns = [
     path("members/", include("dangjian.members.urls")),
     path("committees/", include("dangjian.committees.urls")),
     path("transfers/", include("dangjian.transfers.urls")),
+    path("dues/", include("dangjian.dues.urls")),
     path("", include("dangjian.core.urls")),
 ]
 

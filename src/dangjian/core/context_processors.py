@@ -13,6 +13,7 @@ NAVIGATION = [
     ("members:charts", _("Structure"), "pie-chart", "member.view"),
     ("committees:overview", _("Committees"), "people-fill", "org.view"),
     ("transfers:list", _("Transfers"), "arrow-left-right", "transfer.view"),
+    ("dues:home", _("Dues"), "cash-coin", "dues.view"),
     ("core:audit_list", _("Audit log"), "journal-text", "audit.view"),
 ]
 

@@ -21,6 +21,9 @@ ACTIONS: dict[str, str] = {
     "member.change": _("Edit member records"),
     "transfer.view": _("View transfers and mobile members"),
     "transfer.manage": _("Transfer members, issue letters, record mobile members"),
+    "dues.view": _("View dues ledgers and reports"),
+    "dues.manage": _("Declare dues bases and record payments"),
+    "dues.approve": _("Sign off dues relief for the organisations below"),
     "audit.view": _("View the audit log"),
     "audit.export": _("Export the audit log"),
     "dashboard.view": _("View dashboards"),
@@ -51,6 +54,9 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
                 "member.change",
                 "transfer.view",
                 "transfer.manage",
+                "dues.view",
+                "dues.manage",
+                "dues.approve",
                 "audit.view",
                 "dashboard.view",
             }
@@ -59,7 +65,17 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
     ),
     "committee_member": (
         _("Branch committee member"),
-        frozenset({"org.view", "role.view", "member.view", "transfer.view", "dashboard.view"}),
+        frozenset(
+            {
+                "org.view",
+                "role.view",
+                "member.view",
+                "transfer.view",
+                "dues.view",
+                "dues.manage",
+                "dashboard.view",
+            }
+        ),
         40,
     ),
     "auditor": (
@@ -70,6 +86,7 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
                 "role.view",
                 "member.view",
                 "transfer.view",
+                "dues.view",
                 "audit.view",
                 "audit.export",
                 "dashboard.view",
