@@ -1,0 +1,3 @@
+"""URL patterns of views_oversight.py (bases, relief, arrears, reports), in the `dues` namespace."""
+
+urlpatterns: list = []
