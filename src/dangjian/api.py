@@ -117,3 +117,6 @@ api.add_router("/committees", committees_router)
 from dangjian.transfers.api import router as transfers_router  # noqa: E402
 
 api.add_router("/transfers", transfers_router)
+from dangjian.dues.api import router as dues_router  # noqa: E402
+
+api.add_router("/dues", dues_router)

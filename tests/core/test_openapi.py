@@ -227,6 +227,7 @@ CALLS |= _calls_of("tests.members.calls_imports", "IMPORT_CALLS")
 CALLS |= _calls_of("tests.members.calls_exports", "EXPORT_CALLS")
 CALLS |= _calls_of("tests.committees.calls_committees", "COMMITTEE_CALLS")
 CALLS |= _calls_of("tests.transfers.calls_transfers", "TRANSFER_CALLS")
+CALLS |= _calls_of("tests.dues.calls_dues", "DUES_CALLS")
 
 
 def _response_schema(op, status):

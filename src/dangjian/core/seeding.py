@@ -1343,6 +1343,9 @@ def _demo_life(plan: Plan, ids: dict[str, int], *, seed: int) -> dict[str, int]:
         Member.objects.filter(user__isnull=False).values_list("pk", flat=True)
     )  # office-holders and the member_a login stay put
     life.update(_demo_events(users, a_id, b_id, people, busy, today, rng))
+    from dangjian.dues.demo import seed_dues
+
+    life.update(seed_dues(users, a_id, b_id, today, seed=seed))
     return life
 
 

@@ -290,12 +290,18 @@ def move_organization(*, actor, org: Organization, new_parent: Organization) -> 
     return org
 
 
-def _repath_members(old_path: str, new_path: str) -> None:
-    from dangjian.members.models import Member
+# Tables that keep a copy of an organisation's path for subtree scans, as (model label, field).
+# Apps add theirs in AppConfig.ready(); moving an organisation rewrites every one of them.
+PATH_COPIES: list[tuple[str, str]] = [("members.Member", "org_path")]
 
-    Member.objects.filter(selectors.subtree_range("org_path", old_path)).update(
-        org_path=Concat(Value(new_path), Substr(F("org_path"), len(old_path) + 1))
-    )
+
+def _repath_members(old_path: str, new_path: str) -> None:
+    from django.apps import apps
+
+    for label, field in PATH_COPIES:
+        apps.get_model(label).objects.filter(selectors.subtree_range(field, old_path)).update(
+            **{field: Concat(Value(new_path), Substr(F(field), len(old_path) + 1))}
+        )
 
 
 @transaction.atomic

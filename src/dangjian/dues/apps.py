@@ -10,6 +10,8 @@ class DuesConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from dangjian.core.services import PATH_COPIES
+
         from . import (
             rules,
             signals,  # noqa: F401 - keeps ledgers in step with timelines and stays
@@ -17,3 +19,7 @@ class DuesConfig(AppConfig):
         )
 
         rules.set_rounding(settings.DUES_ROUNDING)
+        # Moving an organisation rewrites these copies of its path with the members' own.
+        for label in ("dues.LedgerLine", "dues.Payment", "dues.MonthTotal", "dues.Statement"):
+            if (label, "org_path") not in PATH_COPIES:
+                PATH_COPIES.append((label, "org_path"))

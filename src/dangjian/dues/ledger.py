@@ -26,7 +26,15 @@ from dangjian.members.models import Member, StandingEvent
 from dangjian.transfers.models import MobileStay
 
 from . import rules
-from .models import DuesBase, LedgerLine, Payment, PaymentKind, Relief, ReliefState
+from .models import (
+    Allocation,
+    DuesBase,
+    LedgerLine,
+    Payment,
+    PaymentKind,
+    Relief,
+    ReliefState,
+)
 
 MONTHS_SQL = "SELECT 1 AS m " + " ".join(f"UNION ALL SELECT {i}" for i in range(2, 13))
 
@@ -158,6 +166,15 @@ def sync_members(member_ids: Iterable[int], years: Iterable[int]) -> set[tuple[i
                     update.append(line)
                     touched.add((line.organization_id, year, month))
         if delete:
+            # A line paid by a payment since reversed holds no money, only the reversed
+            # allocation (which protects it): the months are not owed, the allocation goes.
+            live = set(
+                Allocation.objects.filter(
+                    line_id__in=delete, payment__reversed_at__isnull=True
+                ).values_list("line_id", flat=True)
+            )
+            delete = [pk for pk in delete if pk not in live]
+            Allocation.objects.filter(line_id__in=delete).delete()
             LedgerLine.objects.filter(pk__in=delete).delete()
         if update:
             LedgerLine.objects.bulk_update(
@@ -263,6 +280,13 @@ def refresh_totals(keys: Iterable[tuple[int, int, int]]) -> None:
             _store_voluntary({org_id}, year, months)
 
 
+def _subtree_ids(org: Organization) -> set[int]:
+    top = org.path + "Z" * (255 - len(org.path))
+    return set(
+        Organization.objects.filter(path__gte=org.path, path__lte=top).values_list("pk", flat=True)
+    )
+
+
 def refresh_subtree_totals(year: int, org: Organization | None) -> None:
     """Recompute every totals row of a subtree's year (after generating its ledger)."""
     from .models import MonthTotal
@@ -335,8 +359,10 @@ def plain_members_sql(year: int, org: Organization | None, low: int, high: int):
 
 
 def moving_members(year: int, org: Organization | None) -> list[int]:
-    """Members whose year is not plain and who touch the subtree: members in it now, or whose
-    timeline places them in it, or who stay at a host in it, during the year."""
+    """Members whose year is not plain and who may owe a month in the subtree: a timeline event
+    on or after 1 January (and, for a subtree, either in it now or placed in it by an event
+    dated by the year's end: every placement names its organisation), a stay at a host of the
+    platform during the year, or approved relief."""
     first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
     events = StandingEvent.objects.filter(occurred_on__gte=first)
     stays = MobileStay.objects.filter(host_org__isnull=False, since__lte=last).filter(
@@ -348,7 +374,10 @@ def moving_members(year: int, org: Organization | None) -> list[int]:
             path__gte=org.path, path__lte=org.path + "Z" * (255 - len(org.path))
         ).values("pk")
         here = Member.objects.filter(organization__in=in_subtree).values("pk")
-        events = events.filter(Q(member__in=here) | Q(organization__in=in_subtree))
+        placed = StandingEvent.objects.filter(
+            organization__in=in_subtree, occurred_on__lte=last
+        ).values("member_id")
+        events = events.filter(Q(member__in=here) | Q(member__in=placed))
         stays = stays.filter(Q(member__in=here) | Q(host_org__in=in_subtree))
         reliefs = reliefs.filter(member__in=here)
     ids = set(events.values_list("member_id", flat=True))
@@ -381,14 +410,20 @@ def generate(
             done += 1
             if progress:
                 progress.advance(done)
+    touched: set[tuple[int, int, int]] = set()
     for i in range(0, len(moving), 1000):
         with transaction.atomic():
-            sync_members(moving[i : i + 1000], [year])
+            touched |= sync_members(moving[i : i + 1000], [year])
         done += 1
         if progress:
             progress.advance(done)
     with transaction.atomic():
         refresh_subtree_totals(year, org)
+        # A moving member's months elsewhere (before a transfer in, at a host outside the
+        # subtree) have totals outside it.
+        if org is not None and org.path and touched:
+            inside = _subtree_ids(org)
+            refresh_totals({k for k in touched if k[0] not in inside})
     if progress:
         progress.advance(steps)
     lines = LedgerLine.objects.filter(year=year)

@@ -377,6 +377,8 @@ class StatementLine(models.Model):
     reference = models.CharField(max_length=64, blank=True)
     memo = models.CharField(max_length=255, blank=True)
     state = models.CharField(max_length=10, choices=MatchState.choices)
+    # Why a line is unmatched (or what to check on a matched one, e.g. months paid late).
+    reason = models.CharField(max_length=255, blank=True)
     # Candidates: [{"member": id, "lines": [line ids]}]; the chosen one once matched.
     candidates = models.JSONField(default=list)
     chosen = models.JSONField(null=True, blank=True)

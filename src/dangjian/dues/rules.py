@@ -96,9 +96,11 @@ RULES = (
 
 
 def rule_on(on: datetime.date) -> DuesRule:
-    """The rule in force on a day."""
+    """The rule in force on a day (a date and time counts by its date)."""
     if not isinstance(on, datetime.date):
         raise ValueError("the day must be a date")
+    if isinstance(on, datetime.datetime):  # compares with no date otherwise (TypeError)
+        on = on.date()
     found = [r for r in RULES if r.effective_from <= on]
     if not found:
         raise ValueError(f"no dues rule was in force on {on.isoformat()}")
@@ -117,6 +119,8 @@ def to_amount(value) -> Decimal:
         raise ValueError(f"{value!r} is not an amount") from None
     if amount is None or not amount.is_finite():
         raise ValueError(f"{value!r} is not an amount")
+    if amount.is_zero():
+        amount = abs(amount)  # "-0" is zero, not "-0.00" on a receipt
     return amount
 
 

@@ -354,12 +354,19 @@ def arrears(user, org: Organization, on: datetime.date | None = None) -> list[di
     unpaid (DOMAIN §2). A decision already taken on the same run leaves the member off the list
     until they pay. Never removes anyone.
 
+    A member is listed under the organisation they belong to now (whose meeting decides), with
+    every month they owe wherever it is collected: a mobile member's months at the host, a
+    transferred member's months at the branch they left.
+
     Each row: {"member", "first", "through", "months", "owed", "decisions"}."""
     on = on or timezone.localdate()
     window = _window(on, rules.ARREARS_MONTHS)
-    qs = lines(user).filter(selectors.subtree_range("org_path", org.path))
+    members_here = selectors.restrict(
+        Member.objects.filter(status="active"), user, "dues.view", "org_path"
+    ).filter(selectors.subtree_range("org_path", org.path))
     flagged = (
-        qs.filter(_month_q(window), status=LineStatus.UNPAID)
+        LedgerLine.objects.filter(member__in=members_here.values("pk"))
+        .filter(_month_q(window), status=LineStatus.UNPAID)
         .values("member_id")
         .annotate(n=Count("id"))
         .filter(n=len(window))
@@ -375,7 +382,9 @@ def arrears(user, org: Organization, on: datetime.date | None = None) -> list[di
         member_id__in=ids, year__gte=through[0] - 3
     ).values_list("member_id", "year", "month", "status", "due", "paid"):
         history[member_id].append(((y, m), status))
-        if status == LineStatus.UNPAID and rules.month_index(y, m) <= rules.month_index(*through):
+        # Everything owed up to the last completed month, the rest of months paid in part too.
+        open_line = status in (LineStatus.UNPAID, LineStatus.PARTIAL)
+        if open_line and rules.month_index(y, m) <= rules.month_index(*through):
             owed[member_id] += (due or 0) - paid
     decisions: dict[int, list] = defaultdict(list)
     for d in ArrearsDecision.objects.filter(member_id__in=ids).order_by("-meeting_on", "-id"):

@@ -16,6 +16,7 @@ import uuid
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -121,6 +122,14 @@ def today() -> datetime.date:
     return timezone.localdate()
 
 
+def _as_date(value):
+    """A date and time counts as its (local) date: forms and API clients may pass either, and
+    a date and time compares with no date (TypeError, a 500)."""
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
 def check_year(year, field: str = "year") -> int:
     try:
         year = int(year)
@@ -183,7 +192,8 @@ def compute(category: str, base, year: int) -> tuple[Decimal, Decimal, str]:
         raise ValidationFailed(
             _("Choose a dues category."), code="invalid_category", field="category"
         )
-    on = datetime.date(year, 1, 1)
+    # The first rules took effect on 1 February 2008: January 2008 is counted by them too.
+    on = max(datetime.date(year, 1, 1), min(r.effective_from for r in rules.RULES))
     if category in rules.FIXED:
         base_value = Decimal("0.00")
     else:
@@ -406,6 +416,7 @@ def request_relief(
         value = _amount(amount, "amount", positive=False)
     reason = clean_text(reason, "reason", 255, required=True)
     reference = clean_text(branch_reference, "branch_reference", 64)
+    branch_decided_on = _as_date(branch_decided_on)
     if not isinstance(branch_decided_on, datetime.date) or branch_decided_on > today():
         raise ValidationFailed(
             _("Enter the date of the branch's decision (not in the future)."),
@@ -478,7 +489,8 @@ def sign_relief(*, actor, relief: Relief, approve: bool, note: str = "") -> Reli
         subject=subject_of(relief.member),
         label=f"{relief.member.name} {relief}",
     )
-    if approve:
+    if approve and LedgerLine.objects.filter(member_id=relief.member_id, year=relief.year).exists():
+        # Lines not generated yet take the relief when they are.
         ledger.refresh_totals(ledger.sync_members([relief.member_id], [relief.year]))
     return relief
 
@@ -529,11 +541,12 @@ def generate_now(*, actor, org: Organization, year) -> dict:
 # Payments ------------------------------------------------------------------------------------
 
 
-def _receipt_no(payment: Payment) -> str:
+def receipt_number(payment: Payment) -> str:
     return f"DF{payment.paid_on.year}{payment.pk:010d}"
 
 
 def _check_paid_on(paid_on) -> datetime.date:
+    paid_on = _as_date(paid_on)
     if not isinstance(paid_on, datetime.date):
         raise ValidationFailed(_("Enter the date paid."), code="required", field="paid_on")
     if paid_on > today():
@@ -604,6 +617,23 @@ def _months(months) -> list[tuple[int, int]]:
     return found
 
 
+def _require_collector(actor, member: Member) -> None:
+    """May the actor record dues for this member: at the member's organisation, or where some
+    of the member's months are collected (a host of a mobile stay, the branch a member left
+    with months still owed)? Asked before anything is read, so that nobody outside learns what
+    is recorded; which organisation collects the months asked for is checked after."""
+    if selectors.can(actor, "dues.manage", member.organization):
+        return
+    prefixes = selectors.scope_for(actor, "dues.manage")
+    if prefixes:
+        condition = Q()
+        for prefix in prefixes:
+            condition |= selectors.subtree_range("org_path", prefix)
+        if LedgerLine.objects.filter(member=member).filter(condition).exists():
+            return
+    _require_member(actor, member)
+
+
 def _save_payment(payment: Payment) -> Payment:
     """Insert; a concurrent insert of the same request key or reference loses to the winner."""
     try:
@@ -611,7 +641,7 @@ def _save_payment(payment: Payment) -> Payment:
             payment.save()
     except IntegrityError:
         raise Conflict(_("This payment was recorded already."), code="already_recorded") from None
-    payment.receipt_no = _receipt_no(payment)
+    payment.receipt_no = receipt_number(payment)
     Payment.objects.filter(pk=payment.pk).update(receipt_no=payment.receipt_no)
     return payment
 
@@ -686,6 +716,7 @@ def _record_payment(
     proxy_name = clean_text(proxy_name, "proxy_name", 64)
     note = clean_text(note, "note", 255)
     request_key = clean_text(request_key or "", "request_key", 80) or None
+    _require_collector(actor, member)
     replay = _replayed(request_key, reference, method, member)
     if replay is not None:
         return replay
@@ -695,6 +726,11 @@ def _record_payment(
         .filter(member=member, year__in={y for y, _m in months})
         .order_by("year", "month")
     )
+    # The same request (or reference) racing this one may have committed while we waited for
+    # the lock: its payment is the answer, not "already paid".
+    replay = _replayed(request_key, reference, method, member)
+    if replay is not None:
+        return replay
     lines = [line for line in lines if (line.year, line.month) in set(months)]
     if len(lines) != len(months):
         have = {(line.year, line.month) for line in lines}
@@ -850,7 +886,9 @@ def record_month(
     if not ids:
         raise ValidationFailed(_("Choose members."), code="required", field="members")
     lines = list(
-        LedgerLine.objects.select_for_update()
+        # of=self: lock the lines, not the members joined in (a transfer locks the member
+        # first, then its lines: locking both here at once could deadlock with it).
+        LedgerLine.objects.select_for_update(of=("self",))
         .filter(organization=org, year=year, month=month, member_id__in=ids)
         .select_related("member")
         .order_by("member_id")
@@ -923,7 +961,7 @@ def record_month(
             for p in payments:
                 p.pk = by_key[p.request_key]
         for p in payments:
-            p.receipt_no = _receipt_no(p)
+            p.receipt_no = receipt_number(p)
         Payment.objects.bulk_update(payments, ["receipt_no"], batch_size=1000)
         LedgerLine.objects.bulk_update(
             [line for _p, line, _v in allocations], ["paid", "paid_on", "status"], batch_size=1000
@@ -1006,7 +1044,7 @@ def reverse_payment(*, actor, payment: Payment, reason: str) -> Payment:
     """Undo a payment recorded in error (it stays on file, marked reversed, with the reason);
     the months it paid are owed again."""
     payment = (
-        Payment.objects.select_for_update()
+        Payment.objects.select_for_update(of=("self",))
         .select_related("member", "organization")
         .get(pk=payment.pk)
     )
@@ -1068,10 +1106,15 @@ def decide_arrears(
     person records it; `left` also puts leaving the Party on the member's timeline."""
     from . import selectors as dues_selectors
 
-    member = Member.objects.select_for_update().select_related("organization").get(pk=member.pk)
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .get(pk=member.pk)
+    )
     _require_member(actor, member)
     if outcome not in ArrearsDecision.Outcome.values:
         raise ValidationFailed(_("Choose the decision."), code="invalid_outcome", field="outcome")
+    meeting_on = _as_date(meeting_on)
     if not isinstance(meeting_on, datetime.date) or meeting_on > today():
         raise ValidationFailed(
             _("Enter the date of the branch meeting (not in the future)."),
@@ -1086,6 +1129,15 @@ def decide_arrears(
             code="reference_required",
             field="reference",
         )
+    if outcome == ArrearsDecision.Outcome.LEFT:
+        from dangjian.members import services as member_services
+
+        # As when leaving is recorded on the member's page: a transfer under way is decided
+        # first (accepting it later would move a member who left).
+        try:
+            member_services._no_pending_transfer(member)
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, code=exc.code, field="outcome") from None
     run = dues_selectors.unpaid_run_of(member, on or today())
     if run is None:
         raise Conflict(_("This member is not behind with six months' dues."), code="not_in_arrears")
@@ -1118,8 +1170,11 @@ def decide_arrears(
         label=f"{member.name}: {decision.get_outcome_display()}",
     )
     if outcome == ArrearsDecision.Outcome.LEFT:
-        from dangjian.members import services as member_services
-
+        # A member away on a mobile stay is back home that day (the stay ends with them).
+        try:
+            member_services._end_mobile_stay(actor, member, "left", meeting_on)
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, code=exc.code, field="meeting_on") from None
         member_services.append_event(
             actor=actor,
             member=member,

@@ -1,0 +1,190 @@
+"""Payments racing on PostgreSQL, with real connections in threads: two requests for the same
+member-month record one payment; the same request sent twice gives both callers that payment;
+two grids recording overlapping members pay each line once.
+
+The threads wait at a threading.Barrier, then run into ledger lines the main connection holds
+locked; only when PostgreSQL shows every thread waiting does the main connection let go, so they
+really meet at the lock instead of running one after the other by chance."""
+
+import datetime
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections, transaction
+
+from dangjian.core.errors import Conflict
+from dangjian.core.models import AuditEvent
+from dangjian.dues import ledger, services
+from dangjian.dues.models import Allocation, LedgerLine, Payment
+
+from .invariants import assert_totals_match
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+YEAR = 2026
+PAID_ON = datetime.date(2026, 10, 28)
+
+
+def waiting(pids: list) -> int:
+    """How many of these backends wait for a lock now (pg_locks is read live)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)",
+            [pids],
+        )
+        return cursor.fetchone()[0]
+
+
+def race(gate: list, *calls) -> list:
+    """Run each call in its own thread and connection, all at once, while the main connection
+    holds the rows in `gate` locked; release them once every thread waits. Returns
+    ("ok", result) or ("error", exception) per call, in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+    pids: list = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids[i] = cursor.fetchone()[0]
+            barrier.wait(timeout=30)
+            results[i] = ("ok", call())
+        except Exception as exc:  # the loser's Conflict, or anything unexpected
+            results[i] = ("error", exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    with transaction.atomic():
+        for obj in gate:
+            type(obj).objects.select_for_update().filter(pk=obj.pk).first()
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while None in pids or waiting(pids) < len(calls):
+            assert time.monotonic() < deadline, "the threads never met at the lock"
+            assert results == [None] * len(calls), f"a thread ended before the lock: {results}"
+            time.sleep(0.01)
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    return results
+
+
+@pytest.fixture
+def ready(roster, admin, tree):
+    for name, base in [("zhang", "3000"), ("wang", "5000"), ("li", "2000")]:
+        services.declare_base(
+            actor=admin, member=roster[name], year=YEAR, category="in_service", base=base
+        )
+    ledger.generate(YEAR, tree["branch_a"])
+    return roster
+
+
+def october(member) -> LedgerLine:
+    return LedgerLine.objects.get(member=member, year=YEAR, month=10)
+
+
+def paying(actor, member, key, **extra):
+    return lambda: services.record_payment(
+        actor=actor,
+        member=member,
+        months=[(YEAR, 10)],
+        paid_on=PAID_ON,
+        method="cash",
+        request_key=key,
+        **extra,
+    )
+
+
+def test_two_requests_for_one_member_month_record_one_payment(ready, people):
+    zhang = ready["zhang"]
+    results = race(
+        [october(zhang)],
+        paying(people["alice"], zhang, "form-a"),
+        paying(people["oscar"], zhang, "form-b"),
+    )
+    oks = [r for kind, r in results if kind == "ok"]
+    errors = [r for kind, r in results if kind == "error"]
+    assert len(oks) == 1 and len(errors) == 1, results
+    assert isinstance(errors[0], Conflict), repr(errors[0])
+    assert errors[0].code == "already_paid"
+    assert Payment.objects.count() == 1
+    line = october(zhang)
+    assert (line.paid, line.status) == (Decimal("15.00"), "paid")
+    assert Allocation.objects.get().payment_id == oks[0].pk
+    assert AuditEvent.objects.filter(action="dues.payment.record").count() == 1
+    assert_totals_match()
+
+
+def test_the_same_request_twice_at_once_gives_both_callers_the_payment(ready, people):
+    zhang = ready["zhang"]
+    results = race(
+        [october(zhang)],
+        paying(people["alice"], zhang, "double-click"),
+        paying(people["alice"], zhang, "double-click"),
+    )
+    assert [kind for kind, _r in results] == ["ok", "ok"], results
+    assert results[0][1].pk == results[1][1].pk
+    assert Payment.objects.count() == 1
+    assert october(zhang).paid == Decimal("15.00")
+    assert AuditEvent.objects.filter(action="dues.payment.record").count() == 1
+    assert_totals_match()
+
+
+def test_the_same_bank_reference_twice_at_once_records_once(ready, people):
+    zhang = ready["zhang"]
+
+    def by_bank(actor):
+        return lambda: services.record_payment(
+            actor=actor,
+            member=zhang,
+            months=[(YEAR, 10)],
+            paid_on=PAID_ON,
+            method="bank",
+            reference="ICBC-1",
+        )
+
+    results = race([october(zhang)], by_bank(people["alice"]), by_bank(people["oscar"]))
+    assert [kind for kind, _r in results] == ["ok", "ok"], results
+    assert results[0][1].pk == results[1][1].pk
+    assert Payment.objects.count() == 1
+    assert_totals_match()
+
+
+@pytest.mark.parametrize(
+    "keys", [("grid-1", "grid-2"), ("grid-1", "grid-1")], ids=["two-forms", "one-form-twice"]
+)
+def test_two_grids_recording_overlapping_members_pay_each_line_once(ready, people, tree, keys):
+    zhang, li, wang = ready["zhang"], ready["li"], ready["wang"]
+
+    def grid(actor, members, key):
+        return lambda: services.record_month(
+            actor=actor,
+            org=tree["branch_a"],
+            year=YEAR,
+            month=10,
+            member_ids=[m.pk for m in members],
+            paid_on=PAID_ON,
+            request_key=key,
+        )
+
+    results = race(
+        [october(li)],  # the member both grids hold in common
+        grid(people["alice"], [zhang, li], keys[0]),
+        grid(people["oscar"], [li, wang], keys[1]),
+    )
+    assert [kind for kind, _r in results] == ["ok", "ok"], results
+    counts = [r for _kind, r in results]
+    assert sorted(c["recorded"] for c in counts) == [1, 2]
+    assert sum(c["skipped"] for c in counts) == 1
+    for member in (zhang, li, wang):
+        line = october(member)
+        assert line.status == "paid" and line.paid == line.due
+        assert Payment.objects.filter(member=member).count() == 1
+        assert Allocation.objects.filter(line=line).count() == 1
+    assert AuditEvent.objects.filter(action="dues.payment.record").count() == 3
+    assert_totals_match()
