@@ -11,6 +11,10 @@ from tests.conftest import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def cell(scope, member, month):
+    return scope.locator(f'tr[data-member="{member.pk}"] td[data-month="{month}"]')
+
+
 def test_alice_records_a_month_in_the_grid(live_server, page, people, tree, roster):
     from dangjian.dues import ledger, services
     from dangjian.dues.models import LedgerLine, Payment
@@ -29,16 +33,14 @@ def test_alice_records_a_month_in_the_grid(live_server, page, people, tree, rost
     login(page, base, "alice", PASSWORD)
     page.goto(f"{base}/dues/org/{a.pk}/{year}/")
     grid = page.get_by_test_id("dues-grid")
-    expect(grid.get_by_test_id(f"cell-{zhang.pk}-{month}")).to_have_attribute(
-        "data-status", "unpaid"
-    )
+    expect(cell(grid, zhang, month)).to_have_attribute("data-status", "unpaid")
 
     # keyboard: from a member's tick the arrow keys move into the month cells and down
     page.get_by_test_id(f"tick-{zhang.pk}").focus()
     page.keyboard.press("ArrowRight")
-    expect(page.get_by_test_id(f"cell-{zhang.pk}-1").locator("a")).to_be_focused()
+    expect(cell(page, zhang, 1).locator("a")).to_be_focused()
     page.keyboard.press("ArrowDown")
-    expect(page.get_by_test_id(f"cell-{li.pk}-1").locator("a")).to_be_focused()
+    expect(cell(page, li, 1).locator("a")).to_be_focused()
     page.keyboard.press("ArrowLeft")
     expect(page.get_by_test_id(f"tick-{li.pk}")).to_be_focused()
 
@@ -54,9 +56,7 @@ def test_alice_records_a_month_in_the_grid(live_server, page, people, tree, rost
     expect(page.get_by_test_id("grid-notice")).to_be_visible()
     expect(page.get_by_test_id("grid-notice")).to_contain_text("2")
     for member, state in ((zhang, "paid"), (li, "paid"), (wang, "unpaid")):
-        expect(page.get_by_test_id(f"cell-{member.pk}-{month}")).to_have_attribute(
-            "data-status", state
-        )
+        expect(cell(page, member, month)).to_have_attribute("data-status", state)
     assert page.url == f"{base}/dues/org/{a.pk}/{year}/"  # still on the grid
 
     statuses = dict(
@@ -70,7 +70,7 @@ def test_alice_records_a_month_in_the_grid(live_server, page, people, tree, rost
     # the last one, with a double click: recorded once
     page.get_by_test_id(f"tick-{wang.pk}").check()
     page.get_by_test_id("record").dblclick()
-    expect(page.get_by_test_id(f"cell-{wang.pk}-{month}")).to_have_attribute("data-status", "paid")
+    expect(cell(page, wang, month)).to_have_attribute("data-status", "paid")
     expect(page.get_by_test_id("grid-notice")).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert Payment.objects.filter(member=wang).count() == 1

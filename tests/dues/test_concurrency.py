@@ -188,3 +188,114 @@ def test_two_grids_recording_overlapping_members_pay_each_line_once(ready, peopl
         assert Allocation.objects.filter(line=line).count() == 1
     assert AuditEvent.objects.filter(action="dues.payment.record").count() == 3
     assert_totals_match()
+
+
+# Lock order ---------------------------------------------------------------------------------
+
+
+def blockers(pid) -> set:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_blocking_pids(%s)", [pid])
+        return set(cursor.fetchone()[0])
+
+
+def in_thread(call) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+
+    def run():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                out["pid"] = cursor.fetchone()[0]
+            out["result"] = ("ok", call())
+        except Exception as exc:
+            out["result"] = ("error", exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+@pytest.mark.parametrize(
+    "service",
+    ["record_payment", "record_month", "declare_base", "reverse_payment", "decide_arrears"],
+)
+@pytest.mark.parametrize("held", ["member", "branch"])
+def test_a_payment_waits_for_a_transfer_before_it_locks_any_line(
+    ready, people, tree, service, held
+):
+    """A transfer (staged here by a raw connection) holds the member's row, then wants the
+    member's ledger lines to move them. A dues service meeting it must wait at the member's row
+    holding no line: had it locked the lines first and then waited for the member (as inserting
+    a payment referring to the member does), the two would deadlock and one would end in a
+    500. Organisations, then members, then lines: the house order."""
+    zhang, alice = ready["zhang"], people["alice"]
+    earlier = None
+    if service == "reverse_payment":
+        earlier = services.record_payment(
+            actor=alice, member=zhang, months=[(YEAR, 9)], paid_on=PAID_ON, method="cash"
+        )
+    call = {
+        "record_payment": lambda: services.record_payment(
+            actor=alice, member=zhang, months=[(YEAR, 10)], paid_on=PAID_ON, method="cash"
+        ),
+        "record_month": lambda: services.record_month(
+            actor=alice,
+            org=tree["branch_a"],
+            year=YEAR,
+            month=10,
+            member_ids=[zhang.pk],
+            paid_on=PAID_ON,
+        ),
+        "declare_base": lambda: services.declare_base(
+            actor=alice, member=zhang, year=YEAR, category="in_service", base="5000"
+        ),
+        "reverse_payment": lambda: services.reverse_payment(
+            actor=alice, payment=earlier, reason="记错"
+        ),
+        "decide_arrears": lambda: services.decide_arrears(
+            actor=alice,
+            member=zhang,
+            outcome="left",
+            meeting_on=PAID_ON,
+            reference="纪要",
+            on=PAID_ON,
+        ),
+    }[service]
+    transfer = connection.get_new_connection(connection.get_connection_params())
+    member_sql = "SELECT 1 FROM members_member WHERE id = %s FOR UPDATE"
+    with transfer.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        transfer_pid = cursor.fetchone()[0]
+        if held == "branch":  # a transfer starting: the branch first, the member next
+            cursor.execute(
+                "SELECT 1 FROM core_organization WHERE id = %s FOR UPDATE", [tree["branch_a"].pk]
+            )
+        else:  # a transfer being accepted: the member
+            cursor.execute(member_sql, [zhang.pk])
+    try:
+        thread, out = in_thread(call)
+        deadline = time.monotonic() + 30
+        # The service waits for the transfer (or, needing nothing of it, is done already).
+        while "result" not in out and (
+            "pid" not in out or transfer_pid not in blockers(out["pid"])
+        ):
+            assert time.monotonic() < deadline, f"the service never waited: {out}"
+            time.sleep(0.01)
+        # Now the transfer wants the member and the lines: they must be free.
+        with transfer.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")
+            cursor.execute(member_sql, [zhang.pk])
+            cursor.execute(
+                "SELECT id FROM dues_ledgerline WHERE member_id = %s FOR UPDATE", [zhang.pk]
+            )
+            assert len(cursor.fetchall()) == 12
+    finally:
+        transfer.rollback()
+        transfer.close()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert out["result"][0] == "ok", out
+    assert_totals_match()

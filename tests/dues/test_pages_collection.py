@@ -83,6 +83,15 @@ def line(member, month, year=YEAR) -> LedgerLine:
     return LedgerLine.objects.get(member=member, year=year, month=month)
 
 
+def cell(html: str, member, month: int) -> str:
+    """The grid cell of a member and month (the whole <td>)."""
+    start = html.index(f'<tr data-member="{member.pk}"')
+    row = html[start : html.index("</tr>", start)]
+    found = re.search(rf'<td[^>]*data-month="{month}"[^>]*>.*?</td>', row, re.S)
+    assert found, (member, month)
+    return found.group(0)
+
+
 def request_key(html: str) -> str:
     found = re.search(r'name="request_key" value="([0-9a-f]+)"', html)
     assert found, "the form carries a request key"
@@ -256,12 +265,12 @@ def test_grid_as_the_three_people(ledgers, people, tree, client_for):
     assert 'data-testid="record-form"' in html
     # states shown with an icon and a word, never colour alone
     zhang, li, wang = ledgers["zhang"], ledgers["li"], ledgers["wang"]
-    cell = re.search(rf'data-testid="cell-{zhang.pk}-1">(.*?)</td>', html, re.S).group(1)
-    assert "bi-check-circle-fill" in cell and "Paid" in cell
-    cell = re.search(rf'data-testid="cell-{li.pk}-1">(.*?)</td>', html, re.S).group(1)
-    assert "bi-circle-half" in cell and "Partly paid" in cell and "5.00" in cell
-    cell = re.search(rf'data-testid="cell-{wang.pk}-1">(.*?)</td>', html, re.S).group(1)
-    assert "bi-x-circle" in cell and "Unpaid" in cell
+    paid = cell(html, zhang, 1)
+    assert 'data-status="paid"' in paid and "bi-check-circle-fill" in paid and "Paid" in paid
+    partial = cell(html, li, 1)
+    assert "bi-circle-half" in partial and "Partly paid" in partial and "5.00" in partial
+    unpaid = cell(html, wang, 1)
+    assert 'data-status="unpaid"' in unpaid and "bi-x-circle" in unpaid and "Unpaid" in unpaid
     # a cell opens the payment form of that member and month
     assert f"{reverse('dues:pay', args=[wang.pk])}?org={a.pk}&amp;year={YEAR}&amp;month=1" in html
     # the month totals
@@ -274,6 +283,32 @@ def test_grid_as_the_three_people(ledgers, people, tree, client_for):
     # years the ledgers cannot hold
     assert client_for(people["alice"]).get(grid_url(a, YEAR + 5)).status_code == 404
     assert client_for(people["alice"]).get(grid_url(a, 1990)).status_code == 404
+
+
+def test_mobile_guests_are_shown_apart_and_pay_where_they_are(ledgers, people, tree, client_for):
+    from dangjian.transfers import services as transfers
+
+    a, b, zhang = tree["branch_a"], tree["branch_b"], ledgers["zhang"]
+    transfers.register_mobile_out(
+        actor=people["alice"], member=zhang, host_org=b, since=TODAY - datetime.timedelta(days=40)
+    )
+    hosted = LedgerLine.objects.filter(member=zhang, year=YEAR, hosted=True, organization=b)
+    month = hosted.order_by("month").values_list("month", flat=True).first()
+    assert month is not None and month <= MONTH
+
+    bob = client_for(people["bob"])
+    page = bob.get(grid_url(b))
+    assert [r.member_id for r in page.context["guests"]] == [zhang.pk]
+    assert zhang.pk not in [r.member_id for r in page.context["members"]]
+    assert 'data-testid="guests"' in body(page)
+    # the host records the months it collects
+    assert bob.get(pay_url(zhang)).status_code == 200
+    data = payment_data(months=[month], confirm_late="on", request_key="guest")
+    assert bob.post(pay_url(zhang), data).status_code == 302
+    assert Payment.objects.get(member=zhang).organization_id == b.pk
+    # at home those months are not owed
+    home = body(client_for(people["alice"]).get(grid_url(a)))
+    assert 'data-status="none"' in cell(home, zhang, month)
 
 
 def test_recording_a_month_in_the_grid_records_once(ledgers, people, tree, client_for):
@@ -297,7 +332,7 @@ def test_recording_a_month_in_the_grid_records_once(ledgers, people, tree, clien
     assert line(zhang, MONTH).status == "paid" and line(wang, MONTH).status == "paid"
     assert line(ledgers["li"], MONTH).status == "unpaid"
     # the re-rendered grid shows them paid, with a fresh key for the next batch
-    assert re.search(rf'data-status="paid" data-testid="cell-{zhang.pk}-{MONTH}"', body(first))
+    assert 'data-status="paid"' in cell(body(first), zhang, MONTH)
     assert request_key(body(first)) != key
 
     # the same form sent again (a double click) records nothing new

@@ -840,3 +840,18 @@ def test_the_grid_from_the_keyboard(live_server, desk, people, tree, roster):
     saved = {b.member_id: b.amount for b in DuesBase.objects.filter(year=year)}
     assert saved == {order[0]: Decimal("30.00"), order[1]: Decimal("1.00")}
     assert not errors
+
+
+def test_a_party_group_leads_to_its_branch_and_a_broken_grid_saves_nothing(
+    client_for, people, tree, roster
+):
+    c = client_for(people["alice"])
+    year = this_year()
+    response = c.get(reverse("dues:bases", args=[tree["group_a"].pk, year]))
+    assert response["Location"] == reverse("dues:bases", args=[tree["branch_a"].pk, year])
+    url = reverse("dues:bases", args=[tree["branch_a"].pk, year])
+    response = c.post(url, {"rows-0-member": roster["zhang"].pk, "rows-0-category": "retired"})
+    assert response.status_code == 400 and 'data-testid="grid-error"' in html(response)
+    empty = [{"member": roster["zhang"].pk, "category": ""}]
+    assert c.post(url, grid_post(year, empty)).status_code == 400
+    assert not DuesBase.objects.exists()

@@ -19,6 +19,7 @@ from dangjian.core.errors import Forbidden, NotFound, ValidationFailed
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgStatus
 from dangjian.members.models import EventKind, Member, StandingEvent
 from dangjian.members.services import subject_of
+from dangjian.members.signals import timelines_changed
 
 from .models import OfficeHolder, Term
 from .services import TERM_FIELDS, _end_holders, _not_before_founding, _user
@@ -154,6 +155,7 @@ def _move_members(actor, members, target: Organization, on: datetime.date, detai
         ],
         batch_size=1000,
     )
+    timelines_changed.send(sender=StandingEvent, member_ids=ids, since=on)
     audit.record_many(
         actor,
         "member.move",

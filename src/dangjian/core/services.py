@@ -489,6 +489,9 @@ def _record_transfers(actor, member_ids: list[int], target: Organization, on) ->
         ],
         batch_size=1000,
     )
+    from dangjian.members.signals import timelines_changed
+
+    timelines_changed.send(sender=StandingEvent, member_ids=list(member_ids), since=on)
 
 
 # Roles ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Exists, Max, Min, OuterRef, Q, Sum
 
 from dangjian.core.models import Organization
 from dangjian.members import rules as member_rules
@@ -106,9 +106,12 @@ def sync_members(member_ids: Iterable[int], years: Iterable[int]) -> set[tuple[i
     reliefs. Returns the (organisation, year, month) keys whose totals changed; the caller runs
     inside a transaction and calls `refresh_totals` with them (or let `sync` do both)."""
     member_ids = sorted(set(member_ids))
+    years = sorted(set(years))
+    owed_by_year = {year: expected(member_ids, year) for year in years}
+    _hold_for_writes(member_ids, owed_by_year)
     touched: set[tuple[int, int, int]] = set()
-    for year in sorted(set(years)):
-        owed = expected(member_ids, year)
+    for year in years:
+        owed = owed_by_year[year]
         bases = {
             b.member_id: b for b in DuesBase.objects.filter(member_id__in=member_ids, year=year)
         }
@@ -185,6 +188,55 @@ def sync_members(member_ids: Iterable[int], years: Iterable[int]) -> set[tuple[i
     return touched
 
 
+def hold_keys(member_ids: Iterable[int], org_ids: Iterable[int]) -> None:
+    """PostgreSQL: take KEY SHARE locks on these organisations, then these members, before any
+    ledger line is locked. Writing a row that refers to them (a payment, a new line) takes
+    the same locks anyway, but only then: a service holding ledger lines while it waits for a
+    member a transfer holds, the transfer waiting for those lines, is a deadlock. Taken first,
+    in the house order (organisations, then members, then lines), the two simply queue. KEY
+    SHARE does not block other payments (nor ordinary updates of the rows)."""
+    if connection.vendor != "postgresql":
+        return
+    org_ids, member_ids = sorted(set(org_ids) - {None}), sorted(set(member_ids) - {None})
+    with connection.cursor() as cursor:
+        if org_ids:
+            cursor.execute(
+                "SELECT id FROM core_organization WHERE id = ANY(%s) ORDER BY depth, id "
+                "FOR KEY SHARE",
+                [org_ids],
+            )
+        if member_ids:
+            cursor.execute(
+                "SELECT id FROM members_member WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                [member_ids],
+            )
+
+
+def _hold_for_writes(member_ids: list[int], owed_by_year: dict) -> None:
+    """Before `sync_members` locks any line: the organisations that lines will be created at
+    or moved to, and the members who get new lines (read from the lines as they are, unlocked:
+    a line moved meanwhile was moved by a transaction that has finished). Nothing when nothing
+    is created or moved (a death, a base changed), so those take no lock they did not before."""
+    if connection.vendor != "postgresql":
+        return
+    have = {
+        (pk, year, month): org
+        for pk, year, month, org in LedgerLine.objects.filter(
+            member_id__in=member_ids, year__in=list(owed_by_year)
+        ).values_list("member_id", "year", "month", "organization_id")
+    }
+    orgs, members = set(), set()
+    for year, owed in owed_by_year.items():
+        for pk, dues in owed.items():
+            for d in dues:
+                org = have.get((pk, year, d.month))
+                if org != d.organization_id:
+                    orgs.add(d.organization_id)
+                if org is None:
+                    members.add(pk)
+    hold_keys(members, orgs)
+
+
 def sync(member_ids: Iterable[int], years: Iterable[int]) -> None:
     with transaction.atomic():
         refresh_totals(sync_members(member_ids, years))
@@ -244,15 +296,36 @@ def _store_voluntary(org_ids: set[int] | None, year: int, months: set[int] | Non
         sums[(org_id, paid_on.month)][0] += amount
         if large:
             sums[(org_id, paid_on.month)][1] += amount
-    totals.exclude(voluntary=0, large_one_off=0).update(voluntary=0, large_one_off=0)
+    # Only rows whose values change are written (see refresh_totals: a row written twice in a
+    # transaction has its foreign key checked, which waits for a transfer holding the branch).
+    have = {
+        (org_id, month): (voluntary, large)
+        for org_id, month, voluntary, large in totals.exclude(
+            voluntary=0, large_one_off=0
+        ).values_list("organization_id", "month", "voluntary", "large_one_off")
+    }
+    for org_id, month in set(have) - set(sums):
+        MonthTotal.objects.filter(organization_id=org_id, year=year, month=month).update(
+            voluntary=0, large_one_off=0
+        )
     paths = _paths(org for org, _m in sums)
     for (org_id, month), (voluntary, large) in sums.items():
-        MonthTotal.objects.update_or_create(
-            organization_id=org_id,
-            year=year,
-            month=month,
-            defaults={"org_path": paths[org_id], "voluntary": voluntary, "large_one_off": large},
+        if have.get((org_id, month)) == (voluntary, large):
+            continue
+        written = MonthTotal.objects.filter(organization_id=org_id, year=year, month=month).update(
+            voluntary=voluntary, large_one_off=large
         )
+        if not written:
+            MonthTotal.objects.update_or_create(
+                organization_id=org_id,
+                year=year,
+                month=month,
+                defaults={
+                    "org_path": paths[org_id],
+                    "voluntary": voluntary,
+                    "large_one_off": large,
+                },
+            )
 
 
 def refresh_totals(keys: Iterable[tuple[int, int, int]]) -> None:
@@ -266,8 +339,19 @@ def refresh_totals(keys: Iterable[tuple[int, int, int]]) -> None:
         for (org_id, year), months in sorted(by_org_year.items()):
             marks = ", ".join(["%s"] * len(months))
             where = f"l.organization_id = %s AND l.year = %s AND l.month IN ({marks})"
-            # Rows whose lines are all gone are zeroed first, then the grouped insert fills the rest.
-            MonthTotal.objects.filter(organization_id=org_id, year=year, month__in=months).update(
+            cursor.execute(_TOTALS_SQL.format(where=where), [org_id, year, *sorted(months)])
+            # Then the rows whose lines are all gone are zeroed. In this order each row is
+            # written once: PostgreSQL checks the foreign key of a row updated a second time in
+            # one transaction (KEY SHARE on the organisation), which a payment holding ledger
+            # lines must not wait for (a transfer holding the organisation wants those lines).
+            lines_there = LedgerLine.objects.filter(
+                organization_id=OuterRef("organization_id"),
+                year=OuterRef("year"),
+                month=OuterRef("month"),
+            )
+            MonthTotal.objects.filter(
+                organization_id=org_id, year=year, month__in=months, lines__gt=0
+            ).exclude(Exists(lines_there)).update(
                 lines=0,
                 due=0,
                 paid=0,
@@ -276,7 +360,6 @@ def refresh_totals(keys: Iterable[tuple[int, int, int]]) -> None:
                 exempt_lines=0,
                 no_base_lines=0,
             )
-            cursor.execute(_TOTALS_SQL.format(where=where), [org_id, year, *sorted(months)])
             _store_voluntary({org_id}, year, months)
 
 

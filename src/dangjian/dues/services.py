@@ -720,6 +720,11 @@ def _record_payment(
     replay = _replayed(request_key, reference, method, member)
     if replay is not None:
         return replay
+    years = {y for y, _m in months}
+    collectors = LedgerLine.objects.filter(member=member, year__in=years)
+    ledger.hold_keys(
+        [member.pk], {member.organization_id, *collectors.values_list("organization_id", flat=True)}
+    )
     # Lock the member's lines of these months, in one order, then read them.
     lines = list(
         LedgerLine.objects.select_for_update()
@@ -885,6 +890,7 @@ def record_month(
         ) from None
     if not ids:
         raise ValidationFailed(_("Choose members."), code="required", field="members")
+    ledger.hold_keys(ids, [org.pk])  # the payments refer to them: before locking any line
     lines = list(
         # of=self: lock the lines, not the members joined in (a transfer locks the member
         # first, then its lines: locking both here at once could deadlock with it).
@@ -1043,6 +1049,15 @@ def record_voluntary(
 def reverse_payment(*, actor, payment: Payment, reason: str) -> Payment:
     """Undo a payment recorded in error (it stays on file, marked reversed, with the reason);
     the months it paid are owed again."""
+    ledger.hold_keys(
+        [],
+        {
+            payment.organization_id,
+            *Allocation.objects.filter(payment=payment).values_list(
+                "line__organization_id", flat=True
+            ),
+        },
+    )
     payment = (
         Payment.objects.select_for_update(of=("self",))
         .select_related("member", "organization")
@@ -1106,6 +1121,17 @@ def decide_arrears(
     person records it; `left` also puts leaving the Party on the member's timeline."""
     from . import selectors as dues_selectors
 
+    # The organisations before the member (the house order): leaving moves no line, but the
+    # totals of the months no longer owed are written at them.
+    ledger.hold_keys(
+        [],
+        {
+            member.organization_id,
+            *LedgerLine.objects.filter(member=member)
+            .values_list("organization_id", flat=True)
+            .distinct(),
+        },
+    )
     member = (
         Member.objects.select_for_update(of=("self",))
         .select_related("organization")

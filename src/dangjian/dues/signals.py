@@ -10,6 +10,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from dangjian.members.models import StandingEvent
+from dangjian.members.signals import timelines_changed
 from dangjian.transfers.models import MobileStay
 
 from . import ledger
@@ -17,10 +18,15 @@ from .models import LedgerLine, MonthTotal
 
 
 def _resync(member_id: int | None, org_ids: set, from_year: int) -> None:
-    if member_id is None:
+    if member_id is not None:
+        _resync_many([member_id], org_ids, from_year)
+
+
+def _resync_many(member_ids: list[int], org_ids: set, from_year: int) -> None:
+    if not member_ids:
         return
     years = set(
-        LedgerLine.objects.filter(member_id=member_id, year__gte=from_year)
+        LedgerLine.objects.filter(member_id__in=member_ids, year__gte=from_year)
         .values_list("year", flat=True)
         .distinct()
     )
@@ -32,7 +38,7 @@ def _resync(member_id: int | None, org_ids: set, from_year: int) -> None:
             .distinct()
         )
     if years:
-        ledger.sync([member_id], years)
+        ledger.sync(member_ids, years)
 
 
 @receiver([post_save, post_delete], sender=StandingEvent)
@@ -45,3 +51,15 @@ def _stay_changed(sender, instance: MobileStay, **kwargs):
     if instance.member_id is None:
         return
     _resync(instance.member_id, {instance.host_org_id, instance.home_org_id}, instance.since.year)
+
+
+@receiver(timelines_changed)
+def _timelines_changed(sender, member_ids, since, **kwargs):
+    """Events written in bulk (new records, restructuring, dissolving): the members' current
+    organisations tell which years' ledgers exist for them."""
+    from dangjian.members.models import Member
+
+    org_ids = set(
+        Member.objects.filter(pk__in=member_ids).values_list("organization_id", flat=True)
+    )
+    _resync_many(list(member_ids), org_ids, since.year)

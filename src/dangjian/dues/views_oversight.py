@@ -22,6 +22,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from dangjian.core import selectors as core_selectors
 from dangjian.core.errors import Forbidden, NotFound, ServiceError, ValidationFailed
@@ -259,6 +260,8 @@ def bases(request, pk, year):
     user = request.user
     org = _org(user, pk)
     year = _year(year)
+    if org.kind == OrgKind.GROUP:  # members belong to the branch above a Party group
+        return redirect("dues:bases", pk=services.parent_of(org).pk, year=year)
     may_manage = core_selectors.can(user, MANAGE, org) and org.is_active
     context = _context(
         user,
@@ -267,8 +270,6 @@ def bases(request, pk, year):
         may_manage=may_manage,
         import_url=_url("dues:bases_import", org.pk, year) or _url("dues:bases_import", org.pk),
     )
-    if org.kind == OrgKind.GROUP:  # members belong to the branch above a Party group
-        return redirect("dues:bases", pk=services.parent_of(org).pk, year=year)
     if org.kind not in BRANCH_KINDS:
         context["branches"] = _branches_below(request, user, org, year)
     if org.kind == OrgKind.COMMITTEE:
@@ -290,10 +291,12 @@ def bases(request, pk, year):
         if not formset.management_form.is_valid():
             formset = None
             grid_error = _("The grid was incomplete: it was shown again, please check it.")
+            status = 400
         elif formset.is_valid():
             rows, index = _posted_rows(formset)
             if not rows:
                 grid_error = _("Choose the dues category of at least one member.")
+                status = 400
             else:
                 try:
                     changed = services.declare_bases(actor=user, org=org, year=year, rows=rows)
@@ -312,12 +315,15 @@ def bases(request, pk, year):
                     grid_error = str(exc.message)
                     status = 400
                 else:
-                    messages.success(
-                        request,
-                        _("%(n)d bases were saved for %(year)d.") % {"n": changed, "year": year}
-                        if changed
-                        else _("Nothing had changed."),
-                    )
+                    if changed:
+                        text = ngettext(
+                            "%(n)d base was saved for %(year)d.",
+                            "%(n)d bases were saved for %(year)d.",
+                            changed,
+                        ) % {"n": changed, "year": year}
+                    else:
+                        text = _("Nothing had changed.")
+                    messages.success(request, text)
                     unusual = _unusual_names(rows, names, year)
                     if unusual:
                         messages.warning(

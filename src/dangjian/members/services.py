@@ -32,6 +32,7 @@ from .models import (
     RewardDiscipline,
     StandingEvent,
 )
+from .signals import timelines_changed
 
 # Fields of the record a person types (the derived state is written by the timeline).
 RECORD_FIELDS = [
@@ -406,6 +407,9 @@ def create_member(
             )
         )
     StandingEvent.objects.bulk_create(events)
+    timelines_changed.send(
+        sender=StandingEvent, member_ids=[member.pk], since=min(e.occurred_on for e in events)
+    )
     audit.record(
         actor,
         "member.create",

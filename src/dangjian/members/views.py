@@ -235,6 +235,10 @@ def member_detail(request, pk):
             .first(),
             "may_move": member.status == Status.ACTIVE
             and core_selectors.can(user, "transfer.manage", member.organization),
+            "may_dues": core_selectors.can(user, "dues.view", member.organization),
+            "may_dues_manage": member.status == Status.ACTIVE
+            and core_selectors.can(user, "dues.manage", member.organization),
+            "this_year": _today().year,
         },
     )
 
