@@ -98,9 +98,24 @@ def parse_args():
     parser.add_argument("--build-only", action="store_true", help="build the data set and stop")
     parser.add_argument("--phases", default=",".join(PHASES), help="comma-separated phases")
     parser.add_argument("--no-memory-run", action="store_true", help="skip the tracemalloc run")
+    parser.add_argument(
+        "--memory-batches", type=int, default=20, help="thousands of moving members re-created"
+    )
+    parser.add_argument(
+        "--ledger-module",
+        default="",
+        metavar="PATH",
+        help="time a private copy of dues/ledger.py instead (a proposed change), in this process",
+    )
     parser.add_argument("--requests", type=int, default=20, help="timed calls per cheap case")
     parser.add_argument("--page-requests", type=int, default=100, help="timed grid requests")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--synthetic",
+        type=lambda text: [int(x) for x in text.split(",") if x],
+        default=[150, 400],
+        help="also time the grid page of branches of these sizes (rolled back)",
+    )
     parser.add_argument("--heavy", type=int, default=5, help="timed calls per heavy case")
     parser.add_argument("--wait-load", type=float, default=1.5)
     parser.add_argument("--wait-max", type=int, default=300)
@@ -133,6 +148,20 @@ def rss_mib() -> float:
 
 
 # ---- the year's moves and bases ------------------------------------------------------------
+
+
+def use_ledger_module(path: str) -> None:
+    """Load a copy of dangjian/dues/ledger.py (a proposed change) in place of the real one, in
+    this process only: every later `from dangjian.dues import ledger` gets the copy."""
+    import importlib.util
+
+    import dangjian.dues
+
+    spec = importlib.util.spec_from_file_location("dangjian.dues.ledger", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dangjian.dues.ledger"] = module
+    spec.loader.exec_module(module)
+    dangjian.dues.ledger = module
 
 
 def skip_demo_dues() -> None:
@@ -410,6 +439,8 @@ class Clock:
     path's INSERT … SELECT (by an execute wrapper)."""
 
     def __init__(self):
+        from django.db import connection
+
         from dangjian.dues import ledger
 
         self.seconds: Counter = Counter()
@@ -417,6 +448,24 @@ class Clock:
         for name in ("moving_members", "sync_members", "refresh_subtree_totals"):
             original = getattr(ledger, name)
             setattr(ledger, name, self._wrap(name, original))
+        # COMMIT waits for the WAL to reach the disk: timed apart from the statements, by the
+        # part of generate() it ends.
+        commit = connection.commit
+
+        def timed_commit():
+            t = time.perf_counter()
+            try:
+                return commit()
+            finally:
+                if self.calls["refresh_subtree_totals"]:
+                    part = "commit_totals"
+                elif self.calls["sync_members"]:
+                    part = "commit_per_member"
+                else:
+                    part = "commit_plain"
+                self.seconds[part] += time.perf_counter() - t
+
+        connection.commit = timed_commit
 
     def _wrap(self, name, fn):
         def timed_fn(*args, **kwargs):
@@ -496,11 +545,50 @@ def one_generation(console, clock, year: int, label: str, memory: bool = False) 
     return out
 
 
+def memory_run(console, year: int, batches: int) -> dict:
+    """The per-member path's Python heap (tracemalloc slows it 3 to 4 times, so not during the
+    timed runs): the moving members listed, then the lines of the first `batches` thousand
+    deleted and re-created by `sync_members` a thousand at a time, as generate() does. The plain
+    path holds no rows in Python (one SQL statement per chunk)."""
+    from django.db import transaction
+
+    from dangjian.dues import ledger
+
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    t = time.perf_counter()
+    moving = ledger.moving_members(year, None)
+    listed_peak = tracemalloc.get_traced_memory()[1]
+    chosen = moving[: batches * 1000]
+    # Plain SQL: QuerySet.delete() would load every line to look for allocations.
+    deleted = sql(
+        "DELETE FROM dues_ledgerline WHERE year = %s AND member_id = ANY(%s)", [year, chosen]
+    )
+    tracemalloc.reset_peak()
+    for i in range(0, len(chosen), 1000):
+        with transaction.atomic():
+            ledger.sync_members(chosen[i : i + 1000], [year])
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    with transaction.atomic():
+        ledger.refresh_subtree_totals(year, None)
+    out = {
+        "moving_members": len(moving),
+        "moving_list_peak_mib": round(listed_peak / 2**20, 1),
+        "members_re_created": len(chosen),
+        "lines_re_created": deleted,
+        "sync_batches_peak_mib": round(peak / 2**20, 1),
+        "seconds_under_tracemalloc": round(time.perf_counter() - t, 1),
+    }
+    log(console, f"memory: {out}")
+    return out
+
+
 def phase_generate(args, console, year: int) -> dict:
     from django.db import connection
 
     from dangjian.dues import ledger
-    from dangjian.dues.models import LedgerLine
 
     clock = Clock()
     log(console, "generate: emptying the ledger (TRUNCATE, benchmark data only)")
@@ -515,13 +603,7 @@ def phase_generate(args, console, year: int) -> dict:
     analyze = round(time.perf_counter() - t, 1)
     runs.append(one_generation(console, clock, year, "second (idempotent)"))
     moving = ledger.moving_members(year, None)
-    if not args.no_memory_run:
-        # Re-create the moving members' lines under tracemalloc: the per-member path's heap.
-        deleted = LedgerLine.objects.filter(member_id__in=moving, year=year).delete()[0]
-        log(console, f"memory run: {deleted:,} lines of {len(moving):,} moving members deleted")
-        run = one_generation(console, clock, year, "moving members again, tracemalloc", True)
-        run["lines_deleted_first"] = deleted
-        runs.append(run)
+    memory = None if args.no_memory_run else memory_run(console, year, args.memory_batches)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_total_relation_size('dues_ledgerline')")
         size = cursor.fetchone()[0]
@@ -537,9 +619,11 @@ def phase_generate(args, console, year: int) -> dict:
         hosted, orgs = cursor.fetchone()
     first, second = runs[0]["wall_seconds"], runs[1]["wall_seconds"]
     return {
+        "ledger_module": ledger.__file__,
         "load_when_timing_began": quiet["load_average"],
         "waited_for_quiet_seconds": quiet["waited_seconds"],
         "runs": runs,
+        "per_member_heap": memory,
         "analyze_after_first_seconds": analyze,
         "first_over_second": round(first / second, 1) if second else None,
         "moving_members": len(moving),
@@ -554,18 +638,18 @@ def phase_generate(args, console, year: int) -> dict:
 # ---- pay -----------------------------------------------------------------------------------
 
 # A deterministic pseudo-random number 0..999 per member (and month).
-_H = "((l.member_id::bigint * 2654435761) % 1000)"
-_HM = "((l.member_id::bigint * 2654435761 + l.month * 40503) % 1000)"
+_H = "mod(l.member_id::bigint * 2654435761, 1000)"
+_HM = "mod(l.member_id::bigint * 2654435761 + l.month * 40503, 1000)"
 
 PAY_SQL = f"""
 UPDATE dues_ledgerline l SET
     paid = CASE WHEN {_HM} < 10 THEN round(l.due / 2, 2) ELSE l.due END,
     status = CASE WHEN {_HM} < 10 AND round(l.due / 2, 2) > 0 THEN 'partial' ELSE 'paid' END,
-    paid_on = make_date(l.year, l.month, 10 + (l.member_id % 15)::int)
+    paid_on = make_date(l.year, l.month, 10 + mod(l.member_id, 15)::int)
 WHERE l.year = %(year)s AND l.status = 'unpaid' AND (
     CASE
       -- arrears: paid until some month of the spring, nothing since
-      WHEN {_H} < 25 THEN l.month < 1 + (l.member_id % 5)
+      WHEN {_H} < 25 THEN l.month < 1 + mod(l.member_id, 5)
       -- irregular payers
       WHEN {_H} < 75 THEN {_HM} < 600
       -- the others: the months gone nearly all, this month mostly, next months some
@@ -693,6 +777,39 @@ def phase_grid(args, console, year: int) -> list[dict]:
             r = timed(run, args.page_requests, args.warmup, False)
             results.append({**base, "path": "selector grid + month_totals (no page yet)", **r})
         log(console, str(results[-1]))
+    if results and results[-1]["path"].startswith("page"):
+        results += synthetic_branches(args, console, client, org, url, year)
+    return results
+
+
+def synthetic_branches(args, console, client, org, url: str, year: int) -> list[dict]:
+    """The page of a branch far larger than the seeder makes (which caps branches at a few
+    dozen members): other members' lines of the year moved into the largest branch inside a
+    transaction that is rolled back (the test client uses the same connection)."""
+    from django.db import transaction
+
+    results = []
+    for size in args.synthetic:
+        with transaction.atomic():
+            moved = sql(
+                "UPDATE dues_ledgerline SET organization_id = %s, org_path = %s "
+                "WHERE year = %s AND member_id IN (SELECT DISTINCT member_id FROM dues_ledgerline "
+                "WHERE year = %s AND organization_id <> %s ORDER BY member_id LIMIT %s)",
+                [org.pk, org.path, year, year, org.pk, max(size - org.n, 0)],
+            )
+            r = timed(http_fn(client, url), args.page_requests, args.warmup, False)
+            transaction.set_rollback(True)
+        results.append(
+            {
+                "user": "county",
+                "case": f"branch of {size} members (synthetic)",
+                "org": org.name,
+                "lines_moved_in": moved,
+                "path": f"page {url}",
+                **r,
+            }
+        )
+        log(console, str(results[-1]))
     return results
 
 
@@ -814,6 +931,8 @@ def main():
     from rich.console import Console
 
     console = Console(width=140)
+    if args.ledger_module:
+        use_ledger_module(args.ledger_module)
     today = timezone.localdate()
     year = args.year or today.year
     if not fresh:

@@ -533,3 +533,15 @@ def test_generation_as_a_background_job(bases, people, tree):
     )
     assert not jobs.execute(str(job.pk))  # claimed once
     assert_totals_match()
+
+
+def test_a_member_recorded_after_generation_gets_lines_from_admission(
+    roster, tree, make_member, admin
+):
+    ledger.generate(YEAR, tree["branch_a"])  # the branch's year has lines (of its members)
+    sun = make_member(tree["branch_a"], "孙八", joined_on="2026-04-15", full_on=None)
+    assert sorted(where(sun, YEAR)) == list(range(4, 13))
+    assert {s for *_r, s in lines_of(sun)} == {"nobase"}
+    services.declare_base(actor=admin, member=sun, year=YEAR, category="student")
+    assert {(due, s) for *_r, due, _p, s in lines_of(sun)} == {(Decimal("0.20"), "unpaid")}
+    assert_totals_match()

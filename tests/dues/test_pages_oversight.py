@@ -25,7 +25,6 @@ from django.utils import timezone
 from dangjian.core.models import AuditEvent
 from dangjian.dues import ledger, rules, selectors, services, urls_oversight
 from dangjian.dues.models import ArrearsDecision, DuesBase, LedgerLine, Relief, ReliefState
-from tests.browser.conftest import browser as chromium  # noqa: F401 (the fixture, renamed)
 
 pytestmark = pytest.mark.django_db
 
@@ -781,65 +780,6 @@ def test_short_addresses_take_the_year_from_the_query(client_for, people, tree, 
     bob = client_for(people["bob"])
     for name in ("bases", "report", "remittance"):
         assert bob.get(reverse(f"dues:{name}", args=[a.pk])).status_code == 404
-
-
-# In a real browser: the grid is worked from the keyboard ---------------------------------------
-
-
-@pytest.fixture
-def desk(request):
-    """A desktop tab of tests/browser/conftest.py's Chromium (imported above as `chromium`)."""
-    context = request.getfixturevalue("chromium").new_context(
-        locale="zh-CN", viewport={"width": 1280, "height": 900}
-    )
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    yield tab
-    context.close()
-
-
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_the_grid_from_the_keyboard(live_server, desk, people, tree, roster):
-    """The amount follows what is typed, a fixed category greys out the base, Enter goes down a
-    column instead of saving, and the save button saves every row."""
-    from playwright.sync_api import expect
-
-    from tests.browser.conftest import login
-    from tests.conftest import PASSWORD
-
-    year = this_year()
-    login(desk, live_server.url, "alice", PASSWORD)
-    errors = []
-    desk.on("pageerror", lambda exc: errors.append(str(exc)))
-    desk.goto(f"{live_server.url}{reverse('dues:bases', args=[tree['branch_a'].pk, year])}")
-    members = desk.locator("#bases-grid tbody tr")
-    order = [int(members.nth(i).get_attribute("data-member")) for i in range(members.count())]
-    first, second = members.nth(0), members.nth(1)
-
-    first.locator("[data-col=category]").select_option("in_service")
-    first.locator("[data-col=base]").fill("3000.01")
-    expect(first.locator(".dj-amount")).to_have_text("30.00")
-    first.locator("[data-col=base]").press("Enter")
-    focused = desk.evaluate("document.activeElement.name")
-    assert focused == "rows-1-base"
-    assert DuesBase.objects.count() == 0  # Enter did not submit the grid
-
-    second.locator("[data-col=category]").select_option("student")
-    expect(second.locator("[data-col=base]")).to_be_disabled()
-    expect(second.locator(".dj-amount")).to_have_text("0.20")
-    second.locator("[data-col=category]").select_option("farmer")
-    second.locator("[data-col=base]").fill("1.5")
-    expect(second.locator(".dj-amount")).to_contain_text("between 0.20 and 1.00")
-    second.locator("[data-col=base]").fill("1")
-    expect(second.locator(".dj-amount")).to_have_text("1.00")
-
-    desk.get_by_test_id("save-bases").click()
-    desk.wait_for_load_state()
-    expect(desk.locator(".alert-success")).to_be_visible()
-    saved = {b.member_id: b.amount for b in DuesBase.objects.filter(year=year)}
-    assert saved == {order[0]: Decimal("30.00"), order[1]: Decimal("1.00")}
-    assert not errors
 
 
 def test_a_party_group_leads_to_its_branch_and_a_broken_grid_saves_nothing(
