@@ -483,7 +483,7 @@ class Clock:
         try:
             return execute(statement, params, many, context)
         finally:
-            if statement.lstrip().startswith("INSERT INTO dues_ledgerline"):
+            if "FROM members_member m" in statement and "INSERT INTO dues_ledgerline" in statement:
                 self.seconds["plain_sql"] += time.perf_counter() - t
                 self.calls["plain_sql"] += 1
             elif statement.lstrip().startswith("SELECT COUNT(*)"):

@@ -832,6 +832,13 @@ def test_collection_report_by_organisation_below(alice, oscar, bob, ledgers, tre
     assert a["months"][today().month - 1]["paid_lines"] == 1
     assert a["total"]["due"] == "1202.40" and a["own"] is False
     assert children[tree["branch_b"].pk]["total"]["paid"] == "0.00"
+    # Year to date: the months owed by today, not the months still to come.
+    n = today().month
+    assert body["to_date"]["months"] == n
+    assert body["to_date"]["due"] == f"{Decimal('110.70') * n:.2f}"
+    assert body["to_date"]["paid"] == "40.00"
+    assert body["to_date"]["rate"] == round(40 * 100 / (110.70 * n), 1)
+    assert a["to_date"]["due"] == f"{Decimal('100.20') * n:.2f}"
     assert_error(alice.get(f"{D}/reports/collection", query), 404, "not_found", "org")
     own = alice.get(f"{D}/reports/collection", {**query, "org": tree["branch_a"].pk})
     assert own.status_code == 200 and own.json()["total"]["paid"] == "40.00"
@@ -859,11 +866,13 @@ def test_remittance_summary_of_a_month(alice, oscar, bob, ledgers, tree):
     body = response.json()
     rows = {r["organization"]["id"]: r for r in body["rows"]}
     a = rows[tree["branch_a"].pk]
-    assert a["paid"] == "40.00" and a["voluntary"] == "1500.00" and a["large_one_off"] == "1500.00"
-    assert a["month"] == today().month
-    assert rows[tree["branch_b"].pk]["paid"] == "0.00"
+    assert a["dues"] == "40.00" and a["voluntary"] == "1500.00" and a["large_one_off"] == "1500.00"
+    assert a["received"] == "1540.00" and a["payments"] == 2
+    assert rows[tree["branch_b"].pk]["dues"] == "0.00"
+    # Beside what was received: the month's own dues, paid by now, and their rate.
     assert body["total"]["paid"] == "40.00" and body["total"]["due"] == "110.70"
     assert body["total"]["rate"] == round(40 * 100 / 110.70, 1)
+    assert body["total"]["received"] == "1540.00" and body["total"]["large_one_off"] == "1500.00"
     assert_error(bob.get(f"{D}/reports/remittance", query), 404, "not_found", "org")
     assert_error(
         oscar.get(f"{D}/reports/remittance", {**query, "month": 13}), 422, "invalid", "month"

@@ -327,3 +327,27 @@ def test_a_member_transferred_mid_run_is_flagged_at_the_new_branch(behind, peopl
     services.decide_arrears(
         actor=people["bob"], member=zhang, outcome="warned", meeting_on=on, on=on
     )
+
+
+def test_the_same_run_is_decided_once_until_six_more_months_go_unpaid(behind, people, tree):
+    """The list and the service agree: a member decided on is off the list, and cannot be
+    decided on again, until a further six months have gone unpaid since the decision."""
+    zhang, alice = behind["zhang"], people["alice"]
+
+    def decide(on, outcome="warned"):
+        return services.decide_arrears(
+            actor=alice, member=zhang, outcome=outcome, meeting_on=on, on=on
+        )
+
+    first = decide(D(2026, 3, 12))  # 2025-01..2026-02
+    for on in (D(2026, 3, 20), D(2026, 4, 10), D(2026, 8, 10)):  # through 2026-02 .. 2026-07
+        with pytest.raises(Conflict) as caught:
+            decide(on, "good_reason")
+        assert caught.value.code == "already_decided"
+    assert ArrearsDecision.objects.count() == 1
+    assert AuditEvent.objects.filter(action="dues.arrears.decide").count() == 1
+    # Through August: six more months unpaid since the decision (through February).
+    second = decide(D(2026, 9, 5), "good_reason")
+    assert (second.first_year, second.first_month) == (first.first_year, first.first_month)
+    assert (second.through_year, second.through_month) == (2026, 8)
+    assert ArrearsDecision.objects.count() == 2

@@ -128,6 +128,42 @@ def test_member_outside_the_organisation_by_number_or_id(roster, people, tree, m
     assert all(r.errors and "东街" in r.errors[0] for r in checked.rows)
 
 
+def test_an_import_does_not_tell_who_is_a_member_elsewhere(roster, people, tree, make_member):
+    """A number or ID number of a member of another branch gets the very message of one that
+    belongs to nobody: importing must not probe for members outside the scope."""
+    outside_id = make_id("1977-07-07", 2, seq=55)
+    make_member(tree["branch_b"], "周九", birth="1977-07-07", sex=2, id_number=outside_id)
+    nobody_id = make_id("1977-07-07", 2, seq=56)
+    highest = max(m.pk for m in roster.values())
+    rows = [
+        ["", "", outside_id, "在职", "3000"],  # 2: someone's in branch B
+        ["", "", nobody_id, "在职", "3000"],  # 3: nobody's
+        [roster["zhao"].pk, "", "", "在职", "3000"],  # 4: a member of branch B
+        [highest + 1000, "", "", "在职", "3000"],  # 5: no member at all
+    ]
+    checked = preview(
+        people["alice"],
+        tree["branch_a"],
+        csv_file(rows, header=["编号", "姓名", "身份证号", "类别", "基数"]),
+    )
+    errors = {r.line: r.errors for r in checked.rows}
+    assert errors[2] == errors[3] and len(errors[2]) == 1
+    named = errors[4][0].replace(str(roster["zhao"].pk), "N")
+    assert named == errors[5][0].replace(str(highest + 1000), "N")
+    assert all(r.member_id is None for r in checked.rows)
+
+
+def test_a_huge_number_in_a_cell_is_a_row_error(roster, people, tree):
+    rows = [
+        ["张三", "", "在职", "1e30", "", "", ""],
+        ["王五", "", "在职", "3000", "", "1E+40", "x"],
+    ]
+    checked = preview(people["alice"], tree["branch_a"], csv_file(rows))
+    errors = {r.line: r.errors for r in checked.rows}
+    assert errors[2] and errors[3]
+    assert not checked.ok
+
+
 def test_commit_is_all_or_nothing(roster, people, tree):
     """A row the service refuses at commit (here: a member of another branch slipped into the
     kept rows) saves nothing, the good rows neither."""

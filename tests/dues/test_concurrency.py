@@ -190,6 +190,59 @@ def test_two_grids_recording_overlapping_members_pay_each_line_once(ready, peopl
     assert_totals_match()
 
 
+def test_a_voluntary_payment_clicked_twice_at_once_gives_both_the_receipt(ready, people):
+    """Both requests insert; the second meets the first's key at the unique index, loses when
+    it commits, and then answers with the winner's payment (not "recorded already")."""
+    zhang, alice = ready["zhang"], people["alice"]
+
+    def volunteer():
+        return services.record_voluntary(
+            actor=alice,
+            member=zhang,
+            amount="200",
+            paid_on=PAID_ON,
+            method="cash",
+            request_key="vol-double",
+        )
+
+    # Held here, the member stops the first at its commit (the foreign key is checked then,
+    # KEY SHARE); the second waits behind the first's key at the unique index.
+    results = race([zhang], volunteer, volunteer)
+    assert [kind for kind, _r in results] == ["ok", "ok"], results
+    assert results[0][1].pk == results[1][1].pk
+    assert Payment.objects.count() == 1
+    assert AuditEvent.objects.filter(action="dues.payment.voluntary").count() == 1
+    assert_totals_match()
+
+
+def test_one_bank_reference_for_two_members_at_once_records_one(ready, people):
+    """The same serial sent for two members at once: no ledger line in common, so both reach
+    the insert; the loser meets the winner's reference at the unique index, tries again, and is
+    told the reference is recorded (not a bare "recorded already"). Nothing of it is written."""
+    alice = people["alice"]
+
+    def by_bank(member):
+        return lambda: services.record_payment(
+            actor=alice,
+            member=member,
+            months=[(YEAR, 10)],
+            paid_on=PAID_ON,
+            method="bank",
+            reference="ICBC-9",
+        )
+
+    # Held here, the user who records stops the first at its commit (the payment's recorded_by
+    # is checked then): both have looked the reference up and found nothing; the second waits
+    # behind the first's reference at the unique index.
+    results = race([alice], by_bank(ready["zhang"]), by_bank(ready["wang"]))
+    assert sorted(kind for kind, _r in results) == ["error", "ok"], results
+    error = next(r for kind, r in results if kind == "error")
+    assert isinstance(error, Conflict) and error.code == "duplicate_reference", repr(error)
+    assert Payment.objects.count() == 1
+    assert LedgerLine.objects.filter(status="paid").count() == 1
+    assert_totals_match()
+
+
 # Lock order ---------------------------------------------------------------------------------
 
 

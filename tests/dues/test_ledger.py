@@ -545,3 +545,65 @@ def test_a_member_recorded_after_generation_gets_lines_from_admission(
     services.declare_base(actor=admin, member=sun, year=YEAR, category="student")
     assert {(due, s) for *_r, due, _p, s in lines_of(sun)} == {(Decimal("0.20"), "unpaid")}
     assert_totals_match()
+
+
+# Review fixes: admission dates corrected, bulk changes in batches, subtree counts -------------
+
+
+def test_correcting_the_admission_date_moves_the_first_month_owed(roster, tree, admin):
+    """The date is corrected on the record (update_member moves the admission event without
+    post_save): the ledger follows, both ways, and the totals with it."""
+    li = roster["li"]  # admitted 2025-09-01, probationary
+    services.declare_base(actor=admin, member=li, year=2025, category="student")
+    ledger.generate(2025, tree["branch_a"])
+    assert sorted(where(li, 2025)) == [9, 10, 11, 12]
+    member_services.update_member(actor=admin, member=li, data={"joined_on": D(2025, 6, 10)})
+    assert sorted(where(li, 2025)) == [6, 7, 8, 9, 10, 11, 12]
+    assert_totals_match()
+    member_services.update_member(actor=admin, member=li, data={"joined_on": D(2025, 11, 3)})
+    assert sorted(where(li, 2025)) == [11, 12]
+    assert_totals_match()
+
+
+def test_members_changed_in_bulk_are_brought_in_step_in_batches(roster, tree, monkeypatch):
+    from dangjian.dues import signals
+    from dangjian.members.signals import timelines_changed
+
+    ledger.generate(YEAR, tree["town"])
+    ids = sorted(m.pk for m in roster.values())
+    calls = []
+    sync = ledger.sync
+    monkeypatch.setattr(signals, "BATCH", 2)
+    monkeypatch.setattr(
+        ledger, "sync", lambda members, years: (calls.append(list(members)), sync(members, years))
+    )
+    timelines_changed.send(sender=None, member_ids=ids, since=D(YEAR, 1, 1))
+    assert calls == [ids[0:2], ids[2:4], ids[4:]]
+    assert_totals_match()
+
+
+def test_a_subtree_has_its_own_index_of_lines():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, LedgerLine._meta.db_table)
+    assert found["dues_line_path_month"]["columns"] == ["org_path", "year", "month"]
+    assert found["dues_line_path_month"]["index"]
+
+
+def test_generating_counts_its_lines_from_the_month_totals(bases, tree):
+    """The count in the report comes from the few totals rows just written, not a scan of a
+    subtree's millions of lines."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        result = ledger.generate(YEAR, tree["branch_a"])
+    assert result["lines"] == LedgerLine.objects.filter(organization=tree["branch_a"]).count() == 36
+    counts = [
+        q["sql"]
+        for q in queries
+        if "COUNT(*)" in q["sql"].upper() and "dues_ledgerline" in q["sql"]
+    ]
+    # Only the totals' own grouping counts lines (INSERT … SELECT … GROUP BY).
+    assert all(sql.lstrip().upper().startswith("INSERT") for sql in counts), counts

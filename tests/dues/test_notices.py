@@ -10,8 +10,10 @@ import socketserver
 import threading
 
 import pytest
+from django.utils import translation
 
 from dangjian.core import services as core_services
+from dangjian.core.errors import ValidationFailed
 from dangjian.core.models import AuditEvent, Notification
 from dangjian.dues import ledger, notices, services
 
@@ -189,8 +191,11 @@ def test_the_service_reminds_and_is_audited(accounts, people, tree, settings):
     )
 
 
-def test_reminders_go_by_email_through_a_real_smtp_server(accounts, roster, tree, smtp):
-    assert notices.remind_unpaid(tree["branch_a"], YEAR, 9) == 2
+def test_reminders_go_by_email_through_a_real_smtp_server(
+    accounts, roster, tree, smtp, django_capture_on_commit_callbacks
+):
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        assert notices.remind_unpaid(tree["branch_a"], YEAR, 9) == 2
     assert sorted(to for _frm, rcpt, _b in smtp.received for to in rcpt) == [
         "wang@example.org",
         "zhang@example.org",
@@ -206,7 +211,8 @@ def test_reminders_go_by_email_through_a_real_smtp_server(accounts, roster, tree
     assert "2026-09" in mail.get_content() and "15.00" in mail.get_content()
     assert "50.00" in by_to["wang@example.org"].get_content()
     # The same month again: no notification, no mail.
-    assert notices.remind_unpaid(tree["branch_a"], YEAR, 9) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices.remind_unpaid(tree["branch_a"], YEAR, 9) == 0
     assert len(smtp.received) == 2
     # 李四 (no address) and members without an account get no mail, and no error.
     assert Notification.objects.filter(user=accounts["li"]).count() == 0
@@ -218,13 +224,66 @@ def test_no_mail_without_an_smtp_host(accounts, tree, settings, mailoutbox):
     assert mailoutbox == []
 
 
-def test_a_mail_server_that_is_down_loses_no_reminder(accounts, tree, settings, caplog):
+def test_a_mail_server_that_is_down_loses_no_reminder(
+    accounts, tree, settings, caplog, django_capture_on_commit_callbacks
+):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = port
-    assert notices.remind_unpaid(tree["branch_a"], YEAR, 10) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices.remind_unpaid(tree["branch_a"], YEAR, 10) == 1
     assert Notification.objects.filter(user=accounts["zhang"]).count() == 1
     assert "could not be sent" in caplog.text
+
+
+def test_a_month_not_begun_is_not_reminded(accounts, people, tree, settings):
+    settings.EMAIL_HOST = ""
+    today = services.today()
+    ahead = datetime.date(today.year, today.month, 28) + datetime.timedelta(days=7)
+    with pytest.raises(ValidationFailed) as caught:
+        services.remind_behind(
+            actor=people["alice"], org=tree["branch_a"], year=ahead.year, month=ahead.month
+        )
+    assert (caught.value.code, caught.value.field) == ("month_not_begun", "month")
+    assert not Notification.objects.exists()
+    assert not AuditEvent.objects.filter(action="dues.remind").exists()
+    # This month has begun.
+    services.remind_behind(
+        actor=people["alice"], org=tree["branch_a"], year=today.year, month=today.month
+    )
+
+
+def test_mail_goes_only_once_the_reminders_are_committed(
+    accounts, tree, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_HOST = "mail.example.org"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert notices.remind_unpaid(tree["branch_a"], YEAR, 9) == 2
+    assert mailoutbox == []  # not inside the transaction (it might yet roll back)
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert sorted(m.to[0] for m in mailoutbox) == ["wang@example.org", "zhang@example.org"]
+
+
+def test_mail_goes_only_for_reminders_this_call_inserted(
+    accounts, roster, tree, settings, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Two secretaries press the button at once: both read that nobody was told yet; the other
+    request inserts 张三's reminder first. This one inserts (and mails) 王五's alone."""
+    settings.EMAIL_HOST = "mail.example.org"
+    insert = notices._insert_new
+
+    def other_request_first(rows):
+        Notification.objects.create(
+            user=accounts["zhang"], kind="dues", key=f"dues:2026-09:{roster['zhang'].pk}", title="x"
+        )
+        return insert(rows)
+
+    monkeypatch.setattr(notices, "_insert_new", other_request_first)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices.remind_unpaid(tree["branch_a"], YEAR, 9) == 1
+    assert [m.to for m in mailoutbox] == [["wang@example.org"]]
+    assert Notification.objects.filter(user=accounts["zhang"]).count() == 1

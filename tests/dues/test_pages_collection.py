@@ -234,6 +234,22 @@ def test_start_page_as_the_three_people(ledgers, people, tree, client_for):
     assert bob.get(reverse("dues:home"), {"org": "abc"}).status_code == 404
 
 
+def test_start_page_and_grid_quote_the_rate_of_the_months_owed_so_far(
+    ledgers, people, tree, client_for
+):
+    """Five members of 15.00 a month, one month paid: the rate quoted is over the months owed
+    by now (this one included), not over the twelve."""
+    pay(people["alice"], ledgers["zhang"], month=1)
+    to_date = round(15 * 100 / (75 * MONTH), 1)
+    home = body(client_for(people["oscar"]).get(reverse("dues:home")))
+    assert f'data-testid="year-rate">{to_date}%<' in home
+    if MONTH < 12:
+        assert f"Collection rate to date (months 1–{MONTH})" in home
+    grid = body(client_for(people["alice"]).get(grid_url(tree["branch_a"])))
+    cell = grid[grid.index('data-testid="rate-to-date"') :]
+    assert f"{round(15 * 100 / (45 * MONTH), 1)}%" in cell[: cell.index("</td>")]
+
+
 def test_start_page_of_the_whole_tree(ledgers, admin, tree, client_for):
     page = client_for(admin).get(reverse("dues:home"))
     assert page.status_code == 200 and page.context["org"] == tree["county"]
@@ -450,6 +466,60 @@ def test_a_damaged_request_key_is_a_message_not_a_500(ledgers, people, tree, cli
     form = alice.post(pay_url(ledgers["zhang"]), payment_data(request_key="y" * 200))
     assert form.status_code == 400 and 'data-testid="form-errors"' in body(form)
     assert not Payment.objects.exists()
+
+
+def test_a_grid_month_more_than_six_months_back_asks_for_a_confirmation(
+    ledgers, people, tree, client_for
+):
+    """January of last year paid today: the grid shows the service's warning with a box to
+    tick, records nothing, and records once it is ticked."""
+    a = tree["branch_a"]
+    zhang = ledgers["zhang"]
+    declare(people["alice"], [zhang], year=YEAR - 1)
+    ledger.generate(YEAR - 1, a)
+    alice = client_for(people["alice"])
+    url = reverse("dues:record_month", args=[a.pk, YEAR - 1])
+    page = body(alice.get(grid_url(a, YEAR - 1)))
+    assert 'name="confirm_late"' not in page  # not before the service asked for it
+    data = {
+        "month": 1,
+        "members": [zhang.pk],
+        "paid_on": TODAY.isoformat(),
+        "method": "cash",
+        "request_key": request_key(page),
+    }
+    first = alice.post(url, data, **HX)
+    assert first.status_code == 200
+    assert 'data-testid="confirm-late"' in body(first) and 'name="confirm_late"' in body(first)
+    assert "back-payment normally covers at most 6 months" in body(first)
+    assert f'id="tick-{zhang.pk}" checked' in body(first)
+    assert not Payment.objects.exists()
+    confirmed = alice.post(url, {**data, "confirm_late": "on"}, **HX)
+    assert "Recorded 1, skipped 0 already paid." in body(confirmed)
+    assert line(zhang, 1, YEAR - 1).status == "paid"
+
+
+def test_form_keys_are_each_users_own(ledgers, people, tree, client_for):
+    """The hidden key of a form is stored hashed with its user: the same text sent by two
+    people records two payments, and it can never pose as a key the services make."""
+    alice, oscar = client_for(people["alice"]), client_for(people["oscar"])
+    zhang, wang = ledgers["zhang"], ledgers["wang"]
+    assert alice.post(pay_url(zhang), payment_data(request_key="same")).status_code == 302
+    assert oscar.post(pay_url(wang), payment_data(request_key="same")).status_code == 302
+    keys = set(Payment.objects.values_list("request_key", flat=True))
+    assert len(keys) == 2 and all(k.startswith("web:") for k in keys)
+    assert "same" not in keys
+    # The same form sent again by the same person still records once.
+    assert alice.post(pay_url(zhang), payment_data(request_key="same")).status_code == 302
+    assert Payment.objects.filter(member=zhang).count() == 1
+    voluntary = reverse("dues:voluntary", args=[zhang.pk])
+    gift = {"amount": "50", "paid_on": TODAY.isoformat(), "method": "cash", "request_key": "g"}
+    assert alice.post(voluntary, gift).status_code == 302
+    assert Payment.objects.get(kind="voluntary").request_key.startswith("web:")
+    grid = {"month": MONTH, "members": [ledgers["li"].pk], "paid_on": TODAY.isoformat()}
+    grid |= {"method": "cash", "request_key": "stmt1"}
+    alice.post(reverse("dues:record_month", args=[tree["branch_a"].pk, YEAR]), grid, **HX)
+    assert Payment.objects.get(member=ledgers["li"]).request_key.startswith("grid:web:")
 
 
 def test_remind_those_behind(ledgers, people, tree, client_for, account):
@@ -810,6 +880,40 @@ def test_payments_list_filters_and_pages(ledgers, people, tree, client_for, sett
     above = client_for(people["oscar"]).get(reverse("dues:payments", args=[tree["town"].pk]))
     assert above.context["page"].paginator.count == total + 1
     assert client_for(people["bob"]).get(url).status_code == 404
+
+
+def test_a_long_payments_list_is_not_counted_or_summed_whole(
+    ledgers, people, tree, client_for, settings, monkeypatch
+):
+    """Past the counting horizon the list says "more than" and takes the year's figures from
+    the month totals: no sum over every payment of the subtree."""
+    from dangjian.dues import views
+
+    settings.PAGE_SIZE = 1  # counted up to ten pages past the one shown: 11 rows
+    monkeypatch.setattr(views, "PAYMENTS_CAP", 3)
+    a = tree["branch_a"]
+    for member in (ledgers["zhang"], ledgers["li"], ledgers["wang"]):
+        for month in (1, 2):
+            pay(people["alice"], member, month=month)
+    for _i in range(10):
+        services.record_voluntary(
+            actor=people["alice"], member=ledgers["zhang"], amount="1", paid_on=TODAY, method="cash"
+        )
+    alice = client_for(people["alice"])
+    url = reverse("dues:payments", args=[a.pk])
+    with CaptureQueriesContext(connection) as captured:
+        page = alice.get(url)
+    paginator = page.context["page"].paginator
+    assert not paginator.count_exact and paginator.count < 16
+    assert 'data-testid="payment-count"' in body(page) and "More than" in body(page)
+    # From the month totals: six months of 15.00, ten voluntary payments of 1.00.
+    assert "90.00 yuan of dues paid for its months, 10.00 yuan voluntary" in body(page)
+    summed = [q["sql"] for q in captured if "SUM(" in q["sql"] and "dues_payment" in q["sql"]]
+    assert summed == []
+    # A short list is counted and summed exactly.
+    short = alice.get(url, {"method": "bank"})
+    assert short.context["page"].paginator.count_exact
+    assert "0 payments · 0 yuan" in body(short)
 
 
 def test_payments_list_queries_do_not_grow(ledgers, people, tree, client_for):

@@ -355,6 +355,58 @@ def test_amount_endpoint_computes_by_the_rules(en, people):
     assert "0.20" in page
 
 
+def test_the_first_year_of_the_rules_has_its_pages(en, people, tree, roster):
+    """2008: the first rules took effect on 1 February and count January too; the bases page,
+    the amount shown while typing and the template of that year work like any other's."""
+    c = en(people["alice"])
+    a = tree["branch_a"]
+    page = c.get(reverse("dues:bases", args=[a.pk, 2008]))
+    assert page.status_code == 200 and 'data-testid="bases-grid"' in html(page)
+    answer = c.get(
+        reverse("dues:bases_amount"),
+        {"year": 2008, "row": 0, "rows-0-category": "in_service", "rows-0-base": "3000"},
+    )
+    assert answer.status_code == 200 and "15.00" in html(answer)
+    template = c.get(reverse("dues:bases_template", args=[a.pk, 2008]))
+    assert template.status_code == 200 and template.content[:2] == b"PK"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        {"rows-0-base": "1e30"},
+        {"rows-0-base": "1E999999999999999999"},
+        {"rows-0-base": "3000", "rows-0-override": "1e30"},
+        {"rows-0-base": "3000", "rows-0-override": "-1e999999999999999999"},
+    ],
+)
+def test_a_huge_number_typed_is_a_message_not_an_error_page(en, people, tree, roster, typed):
+    c = en(people["alice"])
+    year = this_year()
+    answer = c.get(
+        reverse("dues:bases_amount"),
+        {"year": year, "row": 0, "rows-0-category": "in_service", **typed},
+    )
+    assert answer.status_code == 200
+    if "rows-0-override" in typed:  # the amount by the rules stays; the typed one is refused
+        assert 'data-testid="amount">15.00<' in html(answer)
+    else:
+        assert 'data-testid="amount-problem"' in html(answer)
+    row = {"member": roster["zhang"].pk, "category": "in_service", "override_reason": "x"}
+    row |= {key.removeprefix("rows-0-"): value for key, value in typed.items()}
+    response = c.post(
+        reverse("dues:bases", args=[tree["branch_a"].pk, year]), grid_post(year, [row])
+    )
+    assert response.status_code == 400
+    assert not DuesBase.objects.exists()
+    response = c.post(
+        reverse("dues:base_edit", args=[roster["zhang"].pk, year]),
+        {key.removeprefix("rows-0-"): value for key, value in typed.items()}
+        | {"category": "in_service", "override_reason": "x"},
+    )
+    assert response.status_code == 400
+
+
 def test_the_grid_keeps_its_queries_whatever_its_size(
     client_for, people, tree, roster, make_member
 ):
@@ -566,6 +618,57 @@ def test_recording_a_decision(en, people, tree, roster, behind):
     assert zhang.status == "active"
 
 
+@pytest.fixture
+def long_behind(people, tree, roster):
+    """张三 has not paid the twelve months up to the last completed one."""
+    alice, zhang = people["alice"], roster["zhang"]
+    through = selectors.last_completed_month(today())
+    end = rules.month_index(*through)
+    for y in range(through[0] - 1, this_year() + 1):
+        services.declare_base(actor=alice, member=zhang, year=y, category="in_service", base="3000")
+        ledger.generate(y, tree["branch_a"])
+    paid = [rules.from_index(i) for i in range(rules.month_index(through[0] - 1, 1), end - 11)]
+    if paid:
+        services.record_payment(
+            actor=alice,
+            member=zhang,
+            months=paid,
+            paid_on=today(),
+            method="cash",
+            confirm_late=True,
+        )
+    return {"end": end}
+
+
+def _decided(member, org, first: int, through: int) -> ArrearsDecision:
+    return ArrearsDecision.objects.create(
+        member=member,
+        organization=org,
+        first_year=rules.from_index(first)[0],
+        first_month=rules.from_index(first)[1],
+        through_year=rules.from_index(through)[0],
+        through_month=rules.from_index(through)[1],
+        outcome="warned",
+        meeting_on=today(),
+    )
+
+
+def test_a_decision_holds_until_six_more_months_go_unpaid(people, tree, roster, long_behind):
+    """The meeting talked to 张三 about the months up to six months ago; he has paid nothing
+    since: six more unpaid months put him before the meeting again."""
+    zhang, end = roster["zhang"], long_behind["end"]
+
+    def flagged() -> list[int]:
+        return [r["member"].pk for r in selectors.arrears(people["alice"], tree["branch_a"])]
+
+    assert flagged() == [zhang.pk]
+    recent = _decided(zhang, tree["branch_a"], end - 11, end - 1)
+    assert flagged() == []  # five months since: still settled
+    recent.delete()
+    _decided(zhang, tree["branch_a"], end - 11, end - 6)
+    assert flagged() == [zhang.pk]  # six months since: on the list again
+
+
 def test_left_asks_for_a_confirmation_and_ends_the_membership(en, people, roster, behind):
     zhang = roster["zhang"]
     c = en(people["alice"])
@@ -672,6 +775,86 @@ def test_xlsx_export_has_the_right_totals(client_for, people, tree, dues):
     assert [r[0] for r in months[2:14]] == list(range(1, 13))
 
 
+def test_the_rate_quoted_during_the_year_counts_the_months_owed_so_far(en, people, tree, dues):
+    """In March the whole year's rate could reach 25% at most: the report leads with the rate
+    of the months owed by now (labelled), and keeps the whole year's due beside it."""
+    year, town = dues["year"], tree["town"]
+    oscar = people["oscar"]
+    march = selectors.collection_report(oscar, town, year, on=datetime.date(year, 3, 15))
+    due = LedgerLine.objects.filter(year=year, month__lte=3).aggregate(s=Sum("due"))["s"]
+    assert march["to_date"]["months"] == 3
+    assert march["to_date"]["due"] == due and march["to_date"]["paid"] == Decimal("15.00")
+    assert march["to_date"]["rate"] == selectors.rate(Decimal("15.00"), due)
+    assert march["total"]["due"] > due  # the whole year is still there
+    a = next(c for c in march["children"] if c["org"].pk == tree["branch_a"].pk)
+    a_due = LedgerLine.objects.filter(
+        year=year, month__lte=3, org_path__startswith=tree["branch_a"].path
+    ).aggregate(s=Sum("due"))["s"]
+    assert a["to_date"]["due"] == a_due
+    assert (
+        selectors.collection_report(oscar, town, year, on=datetime.date(year + 1, 1, 2))["to_date"][
+            "months"
+        ]
+        == 12
+    )
+    assert selectors.collection_report(oscar, town, year, on=datetime.date(year - 1, 6, 1))[
+        "to_date"
+    ] == {"months": 0, "due": 0, "paid": 0, "rate": None}
+
+    response = en(oscar).get(reverse("dues:report", args=[town.pk, year]))
+    report = response.context["report"]
+    assert report["to_date"]["months"] == today().month
+    page = html(response)
+    summary = page[page.index('data-testid="summary"') :]
+    rate = report["to_date"]["rate"]
+    assert f'data-testid="to-date-rate">{rate}%<' in summary
+    if today().month < 12:
+        assert f"collection rate to date (months 1–{today().month})" in summary
+    # The by-organisation chart: the rate to date of each organisation below, with its table.
+    chart = response.context["chart_data"]
+    assert chart["orgs"] == [c["org"].name for c in report["children"]]
+    assert chart["org_rates"] == [c["to_date"]["rate"] for c in report["children"]]
+    assert 'data-testid="org-chart"' in page
+
+
+def test_xlsx_has_the_rate_to_date_and_the_exempt_members(client_for, people, tree, relief, dues):
+    from openpyxl import load_workbook
+
+    services.sign_relief(actor=people["oscar"], relief=relief, approve=True)
+    year, town = dues["year"], tree["town"]
+    response = client_for(people["oscar"]).get(reverse("dues:report_xlsx", args=[town.pk, year]))
+    book = load_workbook(io.BytesIO(response.content))
+    assert len(book.worksheets) == 4
+    by_org = list(book.worksheets[0].iter_rows(values_only=True))
+    to_date = selectors.collection_report(people["oscar"], town, year)["to_date"]
+    assert Decimal(str(by_org[-1][12])) == to_date["due"]
+    assert by_org[-1][14] == to_date["rate"]
+    exempt = list(book.worksheets[2].iter_rows(values_only=True))
+    assert [r[0] for r in exempt[2:]] == [relief.member.name]
+    assert exempt[2][2:4] == (f"{year}-01", f"{year}-12")
+
+
+def test_xlsx_lists_the_members_six_months_behind(client_for, people, tree, roster, behind):
+    from openpyxl import load_workbook
+
+    response = client_for(people["alice"]).get(
+        reverse("dues:report_xlsx", args=[tree["branch_a"].pk, this_year()])
+    )
+    rows = list(
+        load_workbook(io.BytesIO(response.content)).worksheets[3].iter_rows(values_only=True)
+    )
+    first, through = behind["first"], behind["through"]
+    assert rows[2][:5] == (
+        "张三",
+        roster["zhang"].organization.name,
+        f"{first[0]}-{first[1]:02d}",
+        f"{through[0]}-{through[1]:02d}",
+        6,
+    )
+    assert Decimal(str(rows[2][5])) == Decimal("90.00")
+    assert len(rows) == 3
+
+
 def test_xlsx_cells_are_not_formulas(client_for, people, tree, admin, dues):
     from openpyxl import load_workbook
 
@@ -756,15 +939,60 @@ def test_remittance_adds_up_the_month(en, people, tree, roster, dues):
     total = response.context["total"]
     assert total["large"] == Decimal("1200.00")
     assert total["voluntary_small"] == Decimal("50.00")
+    assert total["dues"] == Decimal("15.00")  # 张三's January, paid today
+    assert total["received"] == Decimal("1265.00")
+    assert total["payments"] == 3
+    # Beside them, the dues owed for the month itself and how much of them is paid by now.
     paid = LedgerLine.objects.filter(year=year, month=month).aggregate(s=Sum("paid"))["s"]
-    assert total["dues"] == paid
-    assert total["received"] == paid + Decimal("1250.00")
+    assert total["paid"] == paid
     assert (
         en(people["oscar"])
         .get(reverse("dues:remittance", args=[tree["town"].pk, year, 13]))
         .status_code
         == 404
     )
+
+
+def test_remittance_is_what_was_received_in_the_month(en, people, tree, roster, dues):
+    """By the day paid, not the month owed: dues paid this month for earlier months count this
+    month; a payment made last month for this month counted last month; a reversed one never."""
+    alice = people["alice"]
+    year, month = dues["year"], today().month
+    last_year, last_month = rules.from_index(rules.month_index(today().year, month) - 1)
+    last_month_day = datetime.date(last_year, last_month, 1)
+    earlier = services.record_payment(
+        actor=alice,
+        member=roster["wang"],
+        months=[(year, month)],
+        paid_on=last_month_day,
+        method="cash",
+        approval="支部委员会同意预交",
+    )
+    wrong = services.record_payment(
+        actor=alice,
+        member=roster["wang"],
+        months=[(year, 1)] if month > 1 else [(year, 2)],
+        paid_on=today(),
+        method="cash",
+        approval="支部委员会同意预交",
+        confirm_late=True,
+    )
+    services.reverse_payment(actor=alice, payment=wrong, reason="录错了")
+
+    def remitted(y, m):
+        response = en(people["oscar"]).get(reverse("dues:remittance", args=[tree["town"].pk, y, m]))
+        assert response.status_code == 200
+        return response.context["total"], {r["org"].pk: r for r in response.context["rows"]}
+
+    total, rows = remitted(today().year, month)
+    assert total["dues"] == Decimal("15.00")  # 张三's January only; 王五's month came earlier
+    assert total["payments"] == 1
+    assert rows[tree["branch_a"].pk]["dues"] == Decimal("15.00")
+    assert rows[tree["branch_b"].pk]["dues"] == Decimal("0.00")
+    # This month's own dues: 王五's is paid (last month), and shows in "paid by now".
+    assert total["paid"] >= earlier.amount
+    total, _rows = remitted(last_year, last_month)
+    assert total["dues"] == earlier.amount == Decimal("20.00")
 
 
 def test_short_addresses_take_the_year_from_the_query(client_for, people, tree, dues):

@@ -258,9 +258,12 @@ def test_the_same_reference_twice_records_once(ready, people):
     first = pay(alice, zhang, [(YEAR, 9)], method="bank", reference="ICBC-778899")
     again = pay(alice, zhang, [(YEAR, 9)], method="bank", reference="ICBC-778899")
     assert again.pk == first.pk
-    # Even asked for other months: the bank's reference is one payment, recorded already.
-    other = pay(alice, zhang, [(YEAR, 10)], method="bank", reference="ICBC-778899")
-    assert other.pk == first.pk
+    # Asked for other months, the bank's reference is not this payment: refused, not a
+    # success that records nothing.
+    code, field = failure(
+        Conflict, lambda: pay(alice, zhang, [(YEAR, 10)], method="bank", reference="ICBC-778899")
+    )
+    assert (code, field) == ("duplicate_reference", "reference")
     assert Payment.objects.count() == 1
     assert line(zhang, 10).status == "unpaid"
     assert actions().count("dues.payment.record") == 1
@@ -292,14 +295,22 @@ def test_the_same_request_key_is_the_same_payment(ready, people):
     assert actions().count("dues.payment.record") == 1
 
 
-def test_a_reference_reversed_cannot_be_recorded_again(ready, people):
+def test_a_reversed_payment_frees_its_reference(ready, people):
+    """Recorded in error (the wrong months, say), reversed, and recorded again rightly: the
+    reference moves aside on the reversed payment and serves the new one."""
     zhang, alice = ready["zhang"], people["alice"]
     p = pay(alice, zhang, [(YEAR, 9)], method="bank", reference="ICBC-1")
-    services.reverse_payment(actor=alice, payment=p, reason="银行退回")
-    code, _f = failure(
-        Conflict, lambda: pay(alice, zhang, [(YEAR, 9)], method="bank", reference="ICBC-1")
-    )
-    assert code == "duplicate_reference"
+    services.reverse_payment(actor=alice, payment=p, reason="月份记错")
+    p.refresh_from_db()
+    assert (p.reference, p.reversed_reference, p.original_reference) == ("", "ICBC-1", "ICBC-1")
+    event = AuditEvent.objects.get(action="dues.payment.reverse")
+    assert event.after["reversed_reference"] == "ICBC-1" and event.after["reference"] == ""
+    again = pay(alice, zhang, [(YEAR, 8)], method="bank", reference="ICBC-1")
+    assert again.pk != p.pk and again.reference == "ICBC-1"
+    assert line(zhang, 8).status == "paid" and line(zhang, 9).status == "unpaid"
+    # Now the new payment is the one the reference names.
+    assert pay(alice, zhang, [(YEAR, 8)], method="bank", reference="ICBC-1").pk == again.pk
+    assert_totals_match()
 
 
 def test_recording_a_month_for_many_members(ready, people, tree):
@@ -399,6 +410,156 @@ def test_a_grid_month_is_not_paid_online(ready, people, tree):
         ),
     )
     assert code == "reference_required"
+
+
+# A key or a reference reused for something else ----------------------------------------------
+
+
+def test_a_reference_reused_for_another_amount_is_refused(ready, people):
+    zhang, alice = ready["zhang"], people["alice"]
+    first = pay(alice, zhang, [(YEAR, 9)], method="bank", reference="ICBC-5", amount="5")
+    assert pay(alice, zhang, [(YEAR, 9)], method="bank", reference="ICBC-5", amount="5") == first
+    with pytest.raises(Conflict) as caught:
+        pay(alice, zhang, [(YEAR, 9)], method="bank", reference="ICBC-5", amount="10")
+    assert (caught.value.code, caught.value.field) == ("duplicate_reference", "reference")
+    assert first.receipt_no in caught.value.message  # the branch's own receipt
+    assert line(zhang, 9).paid == Decimal("5.00") and Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"months": [(YEAR, 7)]},
+        {"months": [(YEAR, 7), (YEAR, 8)]},
+        {"amount": "3"},
+        {"method": "bank"},
+    ],
+    ids=["other-month", "more-months", "other-amount", "other-method"],
+)
+def test_a_request_key_reused_for_another_payment_is_refused(ready, people, changed):
+    """The same form sent again after it was changed: not a success that records nothing."""
+    zhang, alice = ready["zhang"], people["alice"]
+    first = pay(alice, zhang, [(YEAR, 8)], request_key="form-1")
+    assert pay(alice, zhang, [(YEAR, 8)], request_key="form-1").pk == first.pk
+    args = {"months": [(YEAR, 8)], **changed}
+    code, _f = failure(
+        Conflict, lambda: pay(alice, zhang, args.pop("months"), request_key="form-1", **args)
+    )
+    assert code == "request_reused"
+    assert Payment.objects.count() == 1 and line(zhang, 7).status == "unpaid"
+
+
+def test_a_dues_key_reused_for_a_voluntary_payment_is_refused(ready, people):
+    zhang, alice = ready["zhang"], people["alice"]
+    pay(alice, zhang, [(YEAR, 8)], request_key="form-1")
+    code, _f = failure(
+        Conflict,
+        lambda: services.record_voluntary(
+            actor=alice,
+            member=zhang,
+            amount="15",
+            paid_on=NOV_20,
+            method="cash",
+            request_key="form-1",
+        ),
+    )
+    assert code == "request_reused"
+
+
+@pytest.mark.parametrize(
+    ("changed", "code"),
+    [
+        ({"amount": "300"}, "request_reused"),
+        ({"method": "bank"}, "request_reused"),
+    ],
+)
+def test_a_voluntary_key_reused_for_another_payment_is_refused(ready, people, changed, code):
+    zhang, alice = ready["zhang"], people["alice"]
+    kwargs = {"actor": alice, "member": zhang, "paid_on": D(2026, 7, 1), "request_key": "vol-1"}
+    services.record_voluntary(**kwargs, amount="200", method="cash")
+    found, _f = failure(
+        Conflict,
+        lambda: services.record_voluntary(
+            **kwargs, **{"amount": "200", "method": "cash", **changed}
+        ),
+    )
+    assert found == code
+    assert Payment.objects.count() == 1
+
+
+def test_a_voluntary_reference_reused_for_another_amount_is_refused(ready, people):
+    zhang, alice = ready["zhang"], people["alice"]
+    kwargs = {"actor": alice, "member": zhang, "paid_on": D(2026, 7, 1), "method": "online"}
+    first = services.record_voluntary(**kwargs, amount="200", reference="WX-1")
+    assert services.record_voluntary(**kwargs, amount="200", reference="WX-1").pk == first.pk
+    code, field = failure(
+        Conflict, lambda: services.record_voluntary(**kwargs, amount="250", reference="WX-1")
+    )
+    assert (code, field) == ("duplicate_reference", "reference")
+
+
+def test_a_grid_form_sent_again_for_another_month_is_refused(ready, people, tree):
+    alice, a = people["alice"], tree["branch_a"]
+    ids = [ready["zhang"].pk, ready["wang"].pk]
+
+    def submit(month):
+        return services.record_month(
+            actor=alice,
+            org=a,
+            year=YEAR,
+            month=month,
+            member_ids=ids,
+            paid_on=D(2026, 10, 30),
+            request_key="grid-9",
+        )
+
+    assert submit(10) == {"recorded": 2, "skipped": 0}
+    code, field = failure(Conflict, lambda: submit(9))
+    assert (code, field) == ("request_reused", "month")
+    assert line(ready["zhang"], 9).status == "unpaid" and Payment.objects.count() == 2
+
+
+def test_grid_keys_are_apart_from_the_keys_of_forms(ready, people, tree):
+    """Each member's payment of a grid has a key of the grid's own ("grid:…"): a form whose key
+    happens to read like one ("grid-3:<member>") is another request."""
+    alice, zhang, wang = people["alice"], ready["zhang"], ready["wang"]
+    services.record_month(
+        actor=alice,
+        org=tree["branch_a"],
+        year=YEAR,
+        month=10,
+        member_ids=[zhang.pk],
+        paid_on=D(2026, 10, 30),
+        request_key="grid-3",
+    )
+    assert Payment.objects.get().request_key == f"grid:grid-3:{zhang.pk}"
+    other = pay(alice, wang, [(YEAR, 10)], request_key=f"grid-3:{zhang.pk}")
+    assert other.member == wang and Payment.objects.count() == 2
+
+
+def test_a_grid_month_more_than_six_months_back_needs_confirming(ready, people, tree):
+    alice, a, zhang = people["alice"], tree["branch_a"], ready["zhang"]
+
+    def record(month, **extra):
+        return services.record_month(
+            actor=alice,
+            org=a,
+            year=YEAR,
+            month=month,
+            member_ids=[zhang.pk],
+            paid_on=NOV_20,
+            **extra,
+        )
+
+    code, field = failure(ValidationFailed, lambda: record(4))  # seven months before November
+    assert (code, field) == ("late_payment", "month")
+    assert not Payment.objects.exists()
+    assert record(4, confirm_late=True) == {"recorded": 1, "skipped": 0}
+    assert record(5) == {"recorded": 1, "skipped": 0}  # six months back: no question
+    # Nothing left to record: nothing to confirm either.
+    assert record(4) == {"recorded": 0, "skipped": 1}
+    assert line(zhang, 4).status == "paid"
+    assert_totals_match()
 
 
 # Reversal ------------------------------------------------------------------------------------

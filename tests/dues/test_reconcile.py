@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from dangjian.core.errors import Conflict, ValidationFailed
 from dangjian.core.models import AuditEvent
@@ -264,7 +265,8 @@ def test_confirm_is_all_or_nothing(dues, people, tree):
 
 def test_months_in_advance_are_not_matched(dues, people, tree):
     rows = rows_of(csv_bytes([[day(2), "F1", "张三", "45.00", "", ""]]))  # Jan-Mar, paid in Feb
-    line = by_row(reconcile.match(people["alice"], tree["branch_a"], rows))[2]
+    with translation.override("en"):  # the reason is stored in the language of the request
+        line = by_row(reconcile.match(people["alice"], tree["branch_a"], rows))[2]
     assert line.state == "unmatched" and "advance" in line.reason
 
 
@@ -282,6 +284,83 @@ def test_member_outside_the_subtree_is_not_matched(dues, people, tree):
     rows = rows_of(csv_bytes([[day(3), "B1", "赵六", "10.00", "", ""]]))  # 赵六 is in branch B
     line = by_row(reconcile.match(people["alice"], tree["branch_a"], rows))[2]
     assert line.state == "unmatched"
+
+
+def test_another_organisations_bank_serial_is_not_this_payment(dues, people, tree, client_for):
+    """Branch A recorded bank serial R001; branch B's bank uses the same serial for 赵六's
+    payment: B's line is matched (not "recorded"), and B never sees A's receipt number."""
+    alice, bob = people["alice"], people["bob"]
+    a_payment = services.record_payment(
+        actor=alice,
+        member=dues["zhang"],
+        months=[(YEAR, 1)],
+        paid_on=datetime.date(YEAR, 2, 1),
+        method="bank",
+        reference="R001",
+    )
+    services.declare_base(
+        actor=bob, member=dues["zhao"], year=YEAR, category="in_service", base="6000"
+    )
+    services.generate_now(actor=bob, org=tree["branch_b"], year=YEAR)
+    rows = rows_of(csv_bytes([[day(3), "R001", "赵六", "90.00", "", "党费"]]))
+    statement = reconcile.match(bob, tree["branch_b"], rows)
+    line = by_row(statement)[2]
+    assert line.state == "matched", line.reason
+    assert line.payment is None
+    assert a_payment.receipt_no not in line.reason
+    page = client_for(bob).get(reverse("dues:statement", args=[statement.pk]))
+    assert page.status_code == 200 and a_payment.receipt_no not in page.text
+    # The town above sees both: there the serial is on file already.
+    town = reconcile.match(people["oscar"], tree["town"], rows)
+    assert by_row(town)[2].state == "recorded"
+    # Confirmed, B's payment is booked with its own serial.
+    reconcile.confirm(bob, statement)
+    b_payment = Payment.objects.get(member=dues["zhao"])
+    assert (b_payment.reference, b_payment.organization_id) == ("R001", tree["branch_b"].pk)
+    assert LedgerLine.objects.get(member=dues["zhao"], year=YEAR, month=1).status == "paid"
+
+
+def test_a_payment_collected_outside_the_subtree_is_not_recorded_here(dues, people, tree):
+    """A statement without references recognises an import seen before by member, day and
+    amount, but only among the payments its organisation collected."""
+    elsewhere = Payment.objects.create(
+        member=dues["zhang"],
+        organization=tree["branch_b"],
+        org_path=tree["branch_b"].path,
+        amount=Decimal("15.00"),
+        paid_on=datetime.date(YEAR, 3, 10),
+        method="bank",
+        receipt_no="DF-ELSEWHERE-1",
+    )
+    rows = rows_of(csv_bytes([[day(3), "", "张三", "15.00", "", ""]]))
+    line = by_row(reconcile.match(people["alice"], tree["branch_a"], rows))[2]
+    assert line.state == "matched", line.reason
+    assert elsewhere.receipt_no not in line.reason
+
+
+def test_a_reversed_payment_does_not_count_as_recorded(dues, people, tree):
+    alice = people["alice"]
+    data = csv_bytes(STATEMENT[:1])
+    first = reconcile.match(alice, tree["branch_a"], rows_of(data))
+    reconcile.confirm(alice, first)
+    payment = Payment.objects.get()
+    services.reverse_payment(actor=alice, payment=payment, reason="录错了")
+    again = reconcile.match(alice, tree["branch_a"], rows_of(data))
+    line = by_row(again)[2]
+    assert line.state == "matched", line.reason
+    assert line.payment is None and payment.receipt_no not in line.reason
+    # Recorded again, rightly this time: the reversed payment gave its reference up.
+    reconcile.confirm(alice, again)
+    booked = Payment.objects.get(reversed_at__isnull=True)
+    assert booked.reference == "R001" and booked.pk != payment.pk
+
+
+@pytest.mark.parametrize("cell", ["1e30", "-1e30", "1e999999999999999999", "1E+8", 1e30])
+def test_huge_amounts_are_a_message_not_a_crash(cell):
+    with pytest.raises(reconcile.BadCell):
+        reconcile.parse_money(cell)
+    rows = rows_of(csv_bytes([[day(3), "H1", "张三", str(cell), "", ""]]))
+    assert rows[0].problem and rows[0].amount is None
 
 
 @pytest.mark.parametrize(
@@ -352,6 +431,7 @@ def test_pages_upload_choose_confirm_and_summary(dues, people, tree, client_for,
     services.declare_base(actor=alice, member=other, year=YEAR, category="in_service", base="3000")
     services.generate_now(actor=alice, org=tree["branch_a"], year=YEAR)
     c = client_for(alice)
+    c.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the texts below are the English ones
     page = c.get(reverse("dues:statements", args=[tree["branch_a"].pk]))
     assert page.status_code == 200 and 'data-testid="statement-upload"' in page.text
     rows = STATEMENT[1:4] + [[day(3, 20), "P9", "张三", "15.00", "", ""]]

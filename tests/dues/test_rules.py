@@ -177,6 +177,57 @@ def test_no_rule_before_february_2008(on):
 
 
 @pytest.mark.parametrize(
+    ("year", "day", "version"),
+    [
+        (2008, datetime.date(2008, 2, 1), "2008"),  # January 2008 counts by the first rules
+        (2009, datetime.date(2009, 1, 1), "2008"),
+        (2016, datetime.date(2016, 1, 1), "2008"),
+        (2017, datetime.date(2017, 1, 1), "2017"),
+        (2027, datetime.date(2027, 1, 1), "2017"),
+    ],
+)
+def test_the_rule_that_decides_a_years_bases(year, day, version):
+    assert rules.rule_day(year) == day
+    assert rules.rule_for_year(year).version == version
+    # The day given is one the rules can be asked about (rule_on(1 January 2008) fails).
+    assert rules.rule_on(rules.rule_day(year)) == rules.rule_for_year(year)
+
+
+@pytest.mark.parametrize("year", [2007, 1999, 0, -5, "2020", 2020.0, True, None])
+def test_no_rule_for_a_year_before_2008_or_not_a_year(year):
+    with pytest.raises(ValueError):
+        rules.rule_for_year(year)
+
+
+@pytest.mark.parametrize(
+    "value", ["1e30", "-1e30", "1E+13", "12345678901234", "1e999999", Decimal("9.9e12") * 10]
+)
+def test_amounts_far_too_large_are_refused_as_value_errors(value):
+    """Rounding 1e30 to fen raises InvalidOperation (a 500 wherever it was not expected)."""
+    with pytest.raises(ValueError):
+        rules.to_amount(value)
+    for category in ("in_service", "retired", "farmer"):
+        with pytest.raises(ValueError):
+            rules.monthly_dues(value, category, ON)
+    with pytest.raises(ValueError):
+        rules.rate_of(value, "in_service", ON)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1e12", Decimal("1000000000000.00")),
+        ("9999999999999.99", Decimal("9999999999999.99")),
+        ("0E+100", Decimal("0.00")),  # zero, however written
+        ("-0E+100", Decimal("0.00")),
+        ("1e-30", Decimal("0.00")),
+    ],
+)
+def test_large_and_tiny_amounts_that_can_be_rounded(value, expected):
+    assert rules.to_amount(value).quantize(rules.CENT) == expected
+
+
+@pytest.mark.parametrize(
     ("category", "base", "rate"),
     [
         ("in_service", "3000", "0.005"),

@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from dangjian.core import services as core_services
-from dangjian.core.errors import Forbidden, NotFound
+from dangjian.core.errors import Conflict, Forbidden, NotFound
 from dangjian.core.models import AuditEvent
 from dangjian.dues import ledger, selectors, services
 from dangjian.dues.models import ArrearsDecision, DuesBase, LedgerLine, Payment, Relief
@@ -224,3 +224,77 @@ def test_reads_are_scoped(world, people, tree, plain):
     )
     assert selectors.arrears(bob, tree["town"], D(2026, 11, 25)) == []
     assert [r["member"] for r in selectors.arrears(oscar, tree["town"], D(2026, 11, 25))] == [zhang]
+
+
+# A bank reference belongs to the organisation that collected it -----------------------------
+
+
+def test_another_branch_records_its_own_payment_under_the_same_bank_serial(world, people, roster):
+    """Two branches' banks may well number their transfers alike. Branch B's genuine payment is
+    recorded, and nothing B is told names A's receipt."""
+    bob, zhao = people["bob"], roster["zhao"]
+    services.declare_base(actor=bob, member=zhao, year=YEAR, category="in_service", base="3000")
+    a_receipt = world["payment"].receipt_no
+    mine = services.record_payment(
+        actor=bob,
+        member=zhao,
+        months=[(YEAR, 11)],
+        paid_on=D(2026, 11, 20),
+        method="bank",
+        reference="ICBC-SECRET",
+    )
+    assert mine.pk != world["payment"].pk and mine.organization == zhao.organization
+    assert LedgerLine.objects.get(member=zhao, year=YEAR, month=11).status == "paid"
+    # The same serial again at B, for other months: refused with B's own receipt, never A's.
+    with pytest.raises(Conflict) as caught:
+        services.record_payment(
+            actor=bob,
+            member=zhao,
+            months=[(YEAR, 10)],
+            paid_on=D(2026, 11, 20),
+            method="bank",
+            reference="ICBC-SECRET",
+        )
+    assert caught.value.code == "duplicate_reference"
+    assert mine.receipt_no in caught.value.message
+    assert a_receipt not in caught.value.message
+    # And A replaying its own payment still gets A's.
+    again = services.record_payment(
+        actor=people["alice"],
+        member=world["zhang"],
+        months=[(YEAR, 11)],
+        paid_on=D(2026, 11, 20),
+        method="bank",
+        reference="ICBC-SECRET",
+    )
+    assert again.pk == world["payment"].pk
+
+
+def test_a_voluntary_payment_under_another_branchs_serial_is_recorded(world, people, roster):
+    paid = services.record_voluntary(
+        actor=people["bob"],
+        member=roster["qian"],
+        amount="100",
+        paid_on=D(2026, 11, 20),
+        method="bank",
+        reference="ICBC-SECRET",
+    )
+    assert paid.pk != world["payment"].pk and paid.kind == "voluntary"
+
+
+def test_the_database_keeps_a_reference_unique_per_organisation(world, tree):
+    from django.db import IntegrityError, transaction
+
+    first = world["payment"]
+    common = {
+        "member": first.member,
+        "amount": "1.00",
+        "paid_on": D(2026, 11, 20),
+        "method": "bank",
+        "reference": "ICBC-SECRET",
+    }
+    b = tree["branch_b"]
+    Payment.objects.create(organization=b, org_path=b.path, **common)  # another organisation
+    with pytest.raises(IntegrityError), transaction.atomic():
+        a = tree["branch_a"]
+        Payment.objects.create(organization=a, org_path=a.path, **common)

@@ -36,7 +36,7 @@ from dangjian.members.api import OrgRef
 from dangjian.members.models import Member
 from dangjian.members.paging import CappedPageNumberPagination
 
-from . import rules, selectors, services
+from . import reports, rules, selectors, services
 from .models import (
     Allocation,
     ArrearsDecision,
@@ -340,24 +340,52 @@ class MonthFigures(Schema):
     rate: float | None = Field(description="paid / due in percent; none when nothing was due")
 
 
+class ToDate(Schema):
+    months: int = Field(
+        description="months of the year owed by today: 12 for a past year, up to and "
+        "including the current month for this year, 0 for a year to come"
+    )
+    due: Decimal = Field(description="due for those months")
+    paid: Decimal = Field(description="paid for those months")
+    rate: float | None = Field(
+        description="year-to-date collection rate, paid / due in percent; none when nothing was due"
+    )
+
+
 class CollectionRow(Schema):
     organization: OrgRef
     own: bool = Field(description="the organisation's own lines (not those of its subtree)")
     months: list[MonthFigures]
-    total: MonthFigures
+    total: MonthFigures = Field(description="the whole year: its rate counts months not yet owed")
+    to_date: ToDate
 
 
 class CollectionOut(Schema):
     organization: OrgRef
     year: int
     months: list[MonthFigures] = Field(description="the whole subtree, month by month")
-    total: MonthFigures
+    total: MonthFigures = Field(description="the whole year: its rate counts months not yet owed")
+    to_date: ToDate = Field(description="the months owed by today (year to date)")
     children: list[CollectionRow] = Field(description="each organisation directly below")
 
 
-class RemittanceRow(MonthFigures):
+class RemittanceFigures(Schema):
+    payments: int = Field(description="payments received in the month (day paid), not reversed")
+    dues: Decimal = Field(description="monthly dues received in the month, whichever months")
+    voluntary: Decimal = Field(description="voluntary payments received in the month")
+    large_one_off: Decimal = Field(
+        description="of which one-off payments of 1,000 yuan or more (remitted to the centre)"
+    )
+    received: Decimal = Field(description="dues and voluntary payments together")
+    lines: int = Field(description="member-months owed for the month itself")
+    due: Decimal = Field(description="dues owed for the month itself")
+    paid: Decimal = Field(description="of which paid by now (whenever)")
+    rate: float | None = Field(description="paid / due of the month in percent")
+
+
+class RemittanceRow(RemittanceFigures):
     organization: OrgRef
-    own: bool
+    own: bool = Field(description="the organisation's own members (not those of its subtree)")
 
 
 class RemittanceOut(Schema):
@@ -365,7 +393,7 @@ class RemittanceOut(Schema):
     year: int
     month: int
     rows: list[RemittanceRow]
-    total: MonthFigures
+    total: RemittanceFigures
 
 
 class MineOut(Schema):
@@ -621,7 +649,7 @@ def monthly(request, query: Query[MonthlyQuery]):
         )
     year = on.year
     base, amount, version = services.compute(query.category, query.base, year)
-    rate = rules.rate_of(base, query.category, datetime.date(year, 1, 1))
+    rate = rules.rate_of(base, query.category, rules.rule_day(year))
     return {
         "category": query.category,
         "base": base,
@@ -1078,7 +1106,8 @@ def remind(request, payload: RemindIn):
     summary="Collection by month for a subtree",
     description="Totals due and paid, lines paid, partly paid and exempt, voluntary payments "
     "and the collection rate, for the subtree and for each organisation directly below (the "
-    "organisation's own lines apart, when it has any).",
+    "organisation's own lines apart, when it has any). `total` is the whole year; `to_date` "
+    "counts only the months owed by today, the rate to quote during the year.",
 )
 def collection(request, query: Query[CollectionQuery]):
     org = _org(request, query.org)
@@ -1088,40 +1117,42 @@ def collection(request, query: Query[CollectionQuery]):
         "year": query.year,
         "months": [_figures(m) for m in report["months"]],
         "total": _figures(report["total"], 0),
+        "to_date": _to_date(report["to_date"]),
         "children": [
             {
                 "organization": _ref(child["org"]),
                 "own": child["own"],
                 "months": [_figures(m) for m in child["months"]],
                 "total": _figures(child["total"], 0),
+                "to_date": _to_date(child["to_date"]),
             }
             for child in report["children"]
         ],
     }
 
 
+def _to_date(row: dict) -> dict:
+    return {**row, "due": _money(row["due"]), "paid": _money(row["paid"])}
+
+
 @router.get(
     "/reports/remittance",
     response={200: RemittanceOut, **READ_ERRORS},
     summary="Monthly remittance summary",
-    description="What each organisation directly below collected in the month, to remit to "
-    "the committee: dues paid, voluntary and large one-off payments, collection rate.",
+    description="What each organisation directly below received in the month (payments by "
+    "the day paid, reversed ones left out), to remit to the committee: dues whichever months "
+    "they paid, voluntary and large one-off payments apart; beside them the dues owed for the "
+    "month itself, paid by now and their rate.",
 )
 def remittance(request, query: Query[RemittanceQuery]):
     org = _org(request, query.org)
-    rows = selectors.remittance(request.user, org, query.year, query.month)
-    total = {"month": query.month}
-    total |= {key: sum(row[key] for row in rows) for key in _COUNTS}
-    total |= {key: sum((row[key] for row in rows), Decimal(0)) for key in _SUMS}
-    total["rate"] = selectors.rate(total["paid"], total["due"])
+    rows = reports.remittance_rows(selectors.remittance(request.user, org, query.year, query.month))
     return {
         "organization": _ref(org),
         "year": query.year,
         "month": query.month,
-        "rows": [
-            {**_figures(row), "organization": _ref(row["org"]), "own": row["own"]} for row in rows
-        ],
-        "total": _figures(total),
+        "rows": [{**row, "organization": _ref(row["org"]), "own": row["own"]} for row in rows],
+        "total": reports.remittance_total(rows),
     }
 
 

@@ -11,7 +11,6 @@ subtree. `template` writes the organisation's members with this year's bases (or
 as a starting point) to fill in and import again.
 """
 
-import datetime
 import io
 import re
 import uuid
@@ -288,21 +287,22 @@ def _find_members(checked: BasesPreview, parsed: list, org: Organization) -> Non
     hashes = {h for _r, _n, h in parsed if h}
     names = {r.name for r, n, h in parsed if n is None and not h and r.name}
     fields = ("pk", "name", "org_path", "id_number_hash", "organization__name")
+    # Members are looked for inside the subtree only, and a number or ID number not found there
+    # gets one message whether or not it is someone's elsewhere: an import must not tell who
+    # is a member outside the importer's scope.
+    subtree = core_selectors.subtree_range("org_path", org.path)
     by_pk, by_hash, by_name = {}, {}, {}
     if numbers or hashes:
-        for m in Member.objects.filter(Q(pk__in=numbers) | Q(id_number_hash__in=hashes)).values(
-            *fields
+        for m in (
+            Member.objects.filter(subtree)
+            .filter(Q(pk__in=numbers) | Q(id_number_hash__in=hashes))
+            .values(*fields)
         ):
             by_pk[m["pk"]] = m
             by_hash[m["id_number_hash"]] = m
     if names:
-        for m in Member.objects.filter(
-            core_selectors.subtree_range("org_path", org.path), name__in=names
-        ).values(*fields):
+        for m in Member.objects.filter(subtree, name__in=names).values(*fields):
             by_name.setdefault(m["name"], []).append(m)
-
-    def inside(m) -> bool:
-        return m["org_path"].startswith(org.path)
 
     first_line: dict[int, int] = {}
     for row, number, id_hash in parsed:
@@ -310,13 +310,15 @@ def _find_members(checked: BasesPreview, parsed: list, org: Organization) -> Non
         if number is not None:
             member = by_pk.get(number)
             if member is None:
-                row.errors.append(_("No member has the number %(n)s.") % {"n": number})
+                row.errors.append(
+                    _("No member of %(org)s has the number %(n)s.") % {"org": org.name, "n": number}
+                )
             elif id_hash and member["id_number_hash"] != id_hash:
                 row.errors.append(_("The ID number is not that of member %(n)s.") % {"n": number})
         elif id_hash:
             member = by_hash.get(id_hash)
             if member is None:
-                row.errors.append(_("No member has this ID number."))
+                row.errors.append(_("No member of %(org)s has this ID number.") % {"org": org.name})
         elif row.name:
             found = by_name.get(row.name, [])
             if len(found) == 1:
@@ -333,9 +335,6 @@ def _find_members(checked: BasesPreview, parsed: list, org: Organization) -> Non
         elif not row.errors:
             row.errors.append(_("The row names no member (编号, 姓名 or 身份证号)."))
         if member is None:
-            continue
-        if not inside(member):
-            row.errors.append(_("This member is not in %(org)s.") % {"org": org.name})
             continue
         if row.name and row.name != re.sub(r"\s+", "", member["name"]):
             row.errors.append(
@@ -550,7 +549,7 @@ def template(*, actor, org: Organization, year) -> tuple[str, bytes]:
         cells.append(note)
         sheet.append([safe_cell(c) for c in cells])
     guide = book.create_sheet("填写说明")
-    low, high = rules.rule_on(datetime.date(year, 1, 1)).farmer_range
+    low, high = rules.rule_for_year(year).farmer_range
     for text in (
         "按“编号”匹配党员（请勿修改编号）；也可删除编号列，按身份证号或姓名匹配。",
         "类别：" + "、".join(CATEGORY_LABELS.values()) + "。",

@@ -58,6 +58,10 @@ class RecordMonthForm(forms.Form):
     )
     paid_on = _paid_on()
     method = forms.ChoiceField(label=_("method"), choices=GRID_METHODS, initial=Method.CASH)
+    # Shown once the service has answered that the month is more than six months back.
+    confirm_late = forms.BooleanField(
+        label=_("Record this month anyway: it is more than six months back"), required=False
+    )
     request_key = _request_key()
 
     def __init__(self, *args, member_ids=(), **kwargs):

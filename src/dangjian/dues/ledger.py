@@ -509,10 +509,19 @@ def generate(
             refresh_totals({k for k in touched if k[0] not in inside})
     if progress:
         progress.advance(steps)
-    lines = LedgerLine.objects.filter(year=year)
+    return {"plain_lines": plain, "moving_members": len(moving), "lines": _lines_in(year, org)}
+
+
+def _lines_in(year: int, org: Organization | None) -> int:
+    """How many lines of the year the subtree collects, from the month totals just written (a
+    few hundred rows, not millions of lines)."""
+    from .models import MonthTotal
+
+    totals = MonthTotal.objects.filter(year=year)
     if org is not None and org.path:
-        lines = lines.filter(org_path__startswith=org.path)
-    return {"plain_lines": plain, "moving_members": len(moving), "lines": lines.count()}
+        top = org.path + "Z" * (255 - len(org.path))
+        totals = totals.filter(org_path__gte=org.path, org_path__lte=top)
+    return totals.aggregate(n=Sum("lines"))["n"] or 0
 
 
 def paid_total(member_id: int, year: int) -> Decimal:

@@ -172,6 +172,8 @@ class LedgerLine(models.Model):
         indexes = [
             # A branch's grid and month totals.
             models.Index(fields=["organization", "year", "month"], name="dues_line_org_month"),
+            # A subtree's lines (scoped lists, generating and totalling a subtree's year).
+            models.Index(fields=["org_path", "year", "month"], name="dues_line_path_month"),
             # Arrears in a subtree: only unpaid lines are indexed.
             models.Index(
                 fields=["org_path", "year", "month"],
@@ -192,8 +194,11 @@ class LedgerLine(models.Model):
 
 class Payment(models.Model):
     """Money received from a member: monthly dues for one or more months, or a voluntary
-    payment. Recorded once: `reference` (bank or online) and `request_key` (one per form or
-    API request) are unique, so replaying a request returns the same payment."""
+    payment. Recorded once: `reference` (bank or online) is unique per collecting organisation
+    and method (two branches' banks may well use the same serial), `request_key` (one per form
+    or API request, namespaced: "web:", "api:", internal ones) is unique, so replaying a request
+    returns the same payment. Reversing a payment frees its reference: it moves to
+    `reversed_reference`, so the money can be recorded again, rightly this time."""
 
     id = models.BigAutoField(primary_key=True)
     member = models.ForeignKey(
@@ -230,6 +235,8 @@ class Payment(models.Model):
         "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reverse_reason = models.CharField(_("reason for reversal"), max_length=255, blank=True)
+    # The reference the payment carried before it was reversed (then `reference` is blank).
+    reversed_reference = models.CharField(_("reference before reversal"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("dues payment")
@@ -237,9 +244,9 @@ class Payment(models.Model):
         ordering = ["-paid_on", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["method", "reference"],
+                fields=["organization", "method", "reference"],
                 condition=~Q(reference=""),
-                name="dues_payment_reference",
+                name="dues_payment_org_reference",
             ),
             models.UniqueConstraint(fields=["request_key"], name="dues_payment_request"),
         ]
@@ -254,6 +261,11 @@ class Payment(models.Model):
     @property
     def reversed(self) -> bool:
         return self.reversed_at is not None
+
+    @property
+    def original_reference(self) -> str:
+        """The reference as the bank or payment service gave it, reversed or not."""
+        return self.reference or self.reversed_reference
 
 
 class Allocation(models.Model):

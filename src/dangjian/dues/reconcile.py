@@ -6,9 +6,11 @@ lines, let a person settle the ambiguous ones, then record every match in one st
     choose(actor, statement, line, member_id)     # an ambiguous line: which member paid
     confirm(actor, statement)                     # every match recorded, or none
 
-A line is RECORDED when a bank payment with its reference is on file already (importing the same
-statement twice records nothing twice); MATCHED when exactly one member of the organisation's
-subtree of that name (or named in the memo) owes, oldest month first, exactly the amount;
+A line is RECORDED when a bank payment with its reference, not reversed, is on file already in
+the organisation's subtree (importing the same statement twice records nothing twice; another
+organisation's bank may use the same serial); MATCHED when exactly one member of the
+organisation's subtree of that name (or named in the memo) owes, oldest month first, exactly
+the amount;
 AMBIGUOUS when several members fit; UNMATCHED otherwise, with the reason. Confirming records each
 match through `services.record_payment` (method bank), in one transaction.
 
@@ -261,13 +263,15 @@ def parse_money(value) -> Decimal | None:
         raise BadCell(_("“%(value)s” is not an amount.") % {"value": value}) from None
     if not amount.is_finite():
         raise BadCell(_("“%(value)s” is not an amount.") % {"value": value})
+    # Before any arithmetic: 1e30 to the fen has more digits than the decimal context holds,
+    # and abs() of 1e999999999999999999 overflows (copy_abs does no arithmetic).
+    if amount.copy_abs() > rules.MAX_BASE:
+        raise BadCell(_("“%(value)s” is too large.") % {"value": value})
     if amount != amount.quantize(rules.CENT):
         raise BadCell(
             _("“%(value)s” has more than two decimals: amounts are in yuan and fen.")
             % {"value": value}
         )
-    if abs(amount) > rules.MAX_BASE:
-        raise BadCell(_("“%(value)s” is too large.") % {"value": value})
     return amount.quantize(rules.CENT)
 
 
@@ -485,12 +489,18 @@ def match(actor, org: Organization, rows: list[StatementRow], *, file_name: str 
     )
     subtree = core_selectors.subtree_range("org_path", org.path)
     refs = {r.reference for r in rows if r.reference and not r.problem}
-    by_reference = {
-        p.reference: p
-        for p in Payment.objects.filter(method=Method.BANK, reference__in=refs).only(
-            "pk", "reference", "receipt_no", "reversed_at", "member_id"
+    # Bank serials are unique per bank, not across the platform: another organisation's
+    # payment with the same serial is not this one (and its receipt is not shown here). A
+    # reversed payment is not on file any more: its line may be recorded again.
+    by_reference: dict[str, Payment] = {}
+    for p in (
+        Payment.objects.filter(
+            subtree, method=Method.BANK, reference__in=refs, reversed_at__isnull=True
         )
-    }
+        .only("pk", "reference", "receipt_no", "member_id")
+        .order_by("pk")
+    ):
+        by_reference.setdefault(p.reference, p)
     by_name: dict[str, list[int]] = defaultdict(list)
     for pk, name in Member.objects.filter(subtree).values_list("pk", "name"):
         by_name[re.sub(r"\s+", "", name)].append(pk)
@@ -520,6 +530,7 @@ def match(actor, org: Organization, rows: list[StatementRow], *, file_name: str 
     days = {row.paid_on for row, _n in wanted if not row.reference}
     if days:
         for p in Payment.objects.filter(
+            subtree,
             method=Method.BANK,
             member_id__in=candidates,
             paid_on__in=days,
@@ -557,11 +568,7 @@ def match(actor, org: Organization, rows: list[StatementRow], *, file_name: str 
             if found is not None:
                 line.state = MatchState.RECORDED
                 line.payment = found
-                line.reason = (
-                    _("Recorded already (receipt %(no)s), since reversed.")
-                    if found.reversed_at
-                    else _("Recorded already (receipt %(no)s).")
-                ) % {"no": found.receipt_no}
+                line.reason = _("Recorded already (receipt %(no)s).") % {"no": found.receipt_no}
                 continue
         names = names_of.get(row.row, [])
         if not names:

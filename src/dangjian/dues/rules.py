@@ -33,6 +33,7 @@ LARGE_ONE_OFF = Decimal("1000")  # a voluntary one-off payment from this is remi
 ARREARS_MONTHS = 6  # consecutive unpaid months that put a member before the branch meeting
 LATE_MONTHS = 6  # back-payment normally covers at most this many months: warn beyond
 MAX_BASE = Decimal("10000000")  # a base beyond ten million a month is a typing mistake
+MAX_EXPONENT = 12  # to_amount refuses 10**13 and beyond (adjusted exponent above this)
 
 ROUNDINGS = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 _rounding = ROUND_HALF_UP
@@ -107,8 +108,25 @@ def rule_on(on: datetime.date) -> DuesRule:
     return max(found, key=lambda r: r.effective_from)
 
 
+def rule_day(year: int) -> datetime.date:
+    """The day whose rule decides a year's bases: 1 January. The first rules took effect on
+    1 February 2008 and count January 2008 too: for 2008, that day."""
+    if isinstance(year, bool) or not isinstance(year, int):
+        raise ValueError("the year must be a whole number")
+    first = min(r.effective_from for r in RULES)
+    if not first.year <= year <= datetime.MAXYEAR:
+        raise ValueError(f"no dues rule was in force in {year}")
+    return max(datetime.date(year, 1, 1), first)
+
+
+def rule_for_year(year: int) -> DuesRule:
+    """The rule that decides a year's bases (see `rule_day`); ValueError before 2008."""
+    return rule_on(rule_day(year))
+
+
 def to_amount(value) -> Decimal:
-    """A money amount as Decimal; ValueError for text that is not one, NaN or infinity."""
+    """A money amount as Decimal; ValueError for text that is not one, NaN, infinity, or a
+    number far beyond any amount (1e30: rounding it would fail)."""
     if isinstance(value, bool):
         raise ValueError("an amount must be a number")
     if isinstance(value, float):
@@ -120,7 +138,11 @@ def to_amount(value) -> Decimal:
     if amount is None or not amount.is_finite():
         raise ValueError(f"{value!r} is not an amount")
     if amount.is_zero():
-        amount = abs(amount)  # "-0" is zero, not "-0.00" on a receipt
+        return abs(amount)  # "-0" is zero, not "-0.00" on a receipt
+    # Rounding to fen ("1e30".quantize) would raise InvalidOperation, not ValueError: no amount
+    # of the platform comes near ten thousand billion yuan.
+    if amount.adjusted() > MAX_EXPONENT:
+        raise ValueError(f"{value!r} is too large to be an amount")
     return amount
 
 

@@ -239,11 +239,32 @@ def totals(user, year: int, org: Organization | None = None) -> QuerySet:
     return qs
 
 
-def collection_report(user, org: Organization, year: int) -> dict:
+def months_to_date(year: int, on: datetime.date | None = None) -> int:
+    """How many months of `year` are owed by `on` (today): 12 for a past year, the months up
+    to and including the current one for this year, 0 for a year to come."""
+    on = on or timezone.localdate()
+    if year < on.year:
+        return 12
+    if year > on.year:
+        return 0
+    return on.month
+
+
+def to_date(months: list[dict], upto: int) -> dict:
+    """The year-to-date figures of twelve month rows: due and paid of the months 1..`upto`,
+    and their rate. A year's rate over all twelve months counts months not yet owed."""
+    due = sum((m["due"] for m in months if m["month"] <= upto), Decimal(0))
+    paid = sum((m["paid"] for m in months if m["month"] <= upto), Decimal(0))
+    return {"months": upto, "due": due, "paid": paid, "rate": rate(paid, due)}
+
+
+def collection_report(user, org: Organization, year: int, on: datetime.date | None = None) -> dict:
     """Collection by month for `org`'s subtree, and by each organisation directly below it
     (with `org`'s own lines apart). One grouped query over the totals rows.
 
-    Returns {"months": [12 dicts], "total": dict, "children": [{"org", "months", "total"}]}."""
+    Returns {"months": [12 dicts], "total": dict, "to_date": dict, "children": [{"org",
+    "months", "total", "to_date"}]}: `total` is the whole year's (its rate counts months not
+    yet owed), `to_date` the months owed by `on` (today), see `to_date`."""
     step = Organization.steplen
     width = len(org.path) + step
     qs = totals(user, year, org)
@@ -256,12 +277,9 @@ def collection_report(user, org: Organization, year: int) -> dict:
     by_prefix: dict[str, dict[int, dict]] = defaultdict(dict)
     for row in grouped:
         by_prefix[row["prefix"]][row["month"]] = _as_dict(row["month"], row)
-    children = list(
-        Organization.objects.filter(path__startswith=org.path, depth=org.depth + 1).order_by(
-            "display_order", "path"
-        )
-    )
+    children = _children(org)
     whole = {m: _empty(m) for m in range(1, 13)}
+    upto = months_to_date(year, on)
 
     def add(into: dict, row: dict) -> None:
         for k, v in row.items():
@@ -284,6 +302,7 @@ def collection_report(user, org: Organization, year: int) -> dict:
                 "own": child.pk == org.pk,
                 "months": list(months.values()),
                 "total": total,
+                "to_date": to_date(list(months.values()), upto),
             }
         )
     # `org`'s own row holds only its own lines; drop it when empty.
@@ -292,18 +311,91 @@ def collection_report(user, org: Organization, year: int) -> dict:
     grand = _empty(0)
     for row in whole.values():
         add(grand, row)
-    return {"months": list(whole.values()), "total": grand, "children": result_children}
+    return {
+        "months": list(whole.values()),
+        "total": grand,
+        "to_date": to_date(list(whole.values()), upto),
+        "children": result_children,
+    }
+
+
+def _children(org: Organization) -> list[Organization]:
+    return list(
+        Organization.objects.filter(path__startswith=org.path, depth=org.depth + 1).order_by(
+            "display_order", "path"
+        )
+    )
 
 
 def remittance(user, org: Organization, year: int, month: int) -> list[dict]:
-    """What each organisation below `org` collected in a month (to remit to the committee):
-    dues paid, voluntary and large one-off payments, and the collection rate."""
-    report = collection_report(user, org, year)
-    rows = []
-    for child in report["children"]:
-        m = child["months"][month - 1]
-        rows.append({"org": child["org"], "own": child["own"], **m})
-    return rows
+    """What each organisation below `org` received in a month, to remit to the committee above:
+    the payments recorded with a day paid in that month and not reversed (whichever months
+    they paid), dues and voluntary payments apart, and the large one-off ones among the latter
+    (remitted on to the centre). Beside them, for reference, the dues owed for the month itself
+    and how much of them is paid by now.
+
+    Each row: {"org", "own", "payments", "dues", "voluntary", "large_one_off", "received",
+    "lines", "due", "paid", "rate"}; `org`'s own row only when it has something."""
+    first = datetime.date(year, month, 1)
+    after = datetime.date(year + month // 12, month % 12 + 1, 1)
+    width = len(org.path) + Organization.steplen
+    received = (
+        payments(user)
+        .filter(selectors.subtree_range("org_path", org.path))
+        .filter(paid_on__gte=first, paid_on__lt=after, reversed_at__isnull=True)
+        .annotate(prefix=Substr("org_path", 1, width))
+        .values("prefix", "kind", "large_one_off")
+        .annotate(n=Count("id"), amount=Sum("amount"))
+        .order_by()
+    )
+    owed = (
+        totals(user, year, org)
+        .filter(month=month)
+        .annotate(prefix=Substr("org_path", 1, width))
+        .values("prefix")
+        .annotate(lines=Sum("lines"), due=Sum("due"), paid=Sum("paid"))
+        .order_by()
+    )
+    rows = {
+        child.path: {
+            "org": child,
+            "own": child.pk == org.pk,
+            "payments": 0,
+            "dues": Decimal(0),
+            "voluntary": Decimal(0),
+            "large_one_off": Decimal(0),
+            "lines": 0,
+            "due": Decimal(0),
+            "paid": Decimal(0),
+        }
+        for child in [org, *_children(org)]
+    }
+    for found in received:
+        row = rows.get(found["prefix"])
+        if row is None:
+            continue
+        amount = found["amount"] or Decimal(0)
+        row["payments"] += found["n"]
+        if found["kind"] == PaymentKind.VOLUNTARY:
+            row["voluntary"] += amount
+            if found["large_one_off"]:
+                row["large_one_off"] += amount
+        else:
+            row["dues"] += amount
+    for found in owed:
+        row = rows.get(found["prefix"])
+        if row is not None:
+            row["lines"] += found["lines"] or 0
+            row["due"] += found["due"] or 0
+            row["paid"] += found["paid"] or 0
+    result = []
+    for row in rows.values():
+        row["received"] = row["dues"] + row["voluntary"]
+        row["rate"] = rate(row["paid"], row["due"])
+        if row["own"] and not (row["payments"] or row["lines"]):
+            continue
+        result.append(row)
+    return result
 
 
 def exempt_members(user, org: Organization, year: int) -> QuerySet:
@@ -349,10 +441,18 @@ def unpaid_run_of(member: Member, on: datetime.date) -> tuple[tuple, tuple] | No
     return first, through
 
 
+def _settles(decision: ArrearsDecision, first_index: int, through_index: int) -> bool:
+    """Whether a decision keeps a member off the list: it was taken on the current run of
+    unpaid months, and fewer than six further months have gone unpaid since the months it
+    considered (six more flag the member again)."""
+    decided_through = rules.month_index(decision.through_year, decision.through_month)
+    return decided_through >= first_index and through_index - decided_through < rules.ARREARS_MONTHS
+
+
 def arrears(user, org: Organization, on: datetime.date | None = None) -> list[dict]:
     """Members flagged for the branch meeting: the six months up to the last completed one all
     unpaid (DOMAIN §2). A decision already taken on the same run leaves the member off the list
-    until they pay. Never removes anyone.
+    until they pay, or until six more months have gone unpaid since. Never removes anyone.
 
     A member is listed under the organisation they belong to now (whose meeting decides), with
     every month they owe wherever it is collected: a mobile member's months at the host, a
@@ -399,11 +499,10 @@ def arrears(user, org: Organization, on: datetime.date | None = None) -> list[di
         if member is None:
             continue
         run = rules.unpaid_run(history[pk], through)
-        first = rules.from_index(rules.month_index(*through) - run + 1)
-        first_index = rules.month_index(*first)
-        if any(
-            rules.month_index(d.through_year, d.through_month) >= first_index for d in decisions[pk]
-        ):
+        through_index = rules.month_index(*through)
+        first_index = through_index - run + 1
+        first = rules.from_index(first_index)
+        if any(_settles(d, first_index, through_index) for d in decisions[pk]):
             continue
         rows.append(
             {

@@ -5,14 +5,22 @@ of a mobile stay) records bases and payments; relief is signed off by the commit
 (`dues.approve` at the parent). Every change is audited.
 
 Payments are recorded once. A payment carries a `request_key` (one per form shown or API
-request): replaying the request returns the payment already recorded. A bank or online
-`reference` is unique per method. Two requests racing for the same member-month serialise on
-the ledger lines (locked in one order: member, year, month): the second finds nothing left to
-pay and is refused with `already_paid`.
+request): replaying the request returns the payment already recorded. Keys live in namespaces
+nobody can cross: a web form's key is hashed with its user (`form_key`: "web:…"), the API's
+likewise ("api:…"), and keys the services make themselves have prefixes of their own ("grid:…",
+"stmt…"). A bank or online `reference` is unique per collecting organisation and method, and is
+looked up only there: another branch's bank may use the same serial, and its payments are none
+of this one's business. A replay is the same payment only when it asks for the same thing
+(member, kind, method, months, amount); a key or reference reused for something else is refused
+(`request_reused`, `duplicate_reference`). Two requests racing for the same member-month
+serialise on the ledger lines (locked in one order: member, year, month): the second finds
+nothing left to pay and is refused with `already_paid`.
 """
 
 import datetime
+import hashlib
 import uuid
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -56,6 +64,7 @@ PAYMENT_FIELDS = [
     "large_one_off",
     "reversed_at",
     "reverse_reason",
+    "reversed_reference",
 ]
 RELIEF_FIELDS = [
     "member",
@@ -193,7 +202,13 @@ def compute(category: str, base, year: int) -> tuple[Decimal, Decimal, str]:
             _("Choose a dues category."), code="invalid_category", field="category"
         )
     # The first rules took effect on 1 February 2008: January 2008 is counted by them too.
-    on = max(datetime.date(year, 1, 1), min(r.effective_from for r in rules.RULES))
+    try:
+        on = rules.rule_day(year)
+    except ValueError:
+        raise ValidationFailed(
+            _("No dues rule of the platform covers that year."), code="invalid_year", field="year"
+        ) from None
+    rule = rules.rule_on(on)
     if category in rules.FIXED:
         base_value = Decimal("0.00")
     else:
@@ -209,7 +224,7 @@ def compute(category: str, base, year: int) -> tuple[Decimal, Decimal, str]:
         amount = rules.monthly_dues(base_value, category, on)
     except ValueError:
         if category == rules.FARMER:
-            low, high = rules.rule_on(on).farmer_range
+            low, high = rule.farmer_range
             raise ValidationFailed(
                 _("A farmer pays between %(low)s and %(high)s yuan a month.")
                 % {"low": low, "high": high},
@@ -219,7 +234,7 @@ def compute(category: str, base, year: int) -> tuple[Decimal, Decimal, str]:
         raise ValidationFailed(
             _("Enter a valid base."), code="invalid_amount", field="base"
         ) from None
-    return base_value, amount, rules.rule_on(on).version
+    return base_value, amount, rule.version
 
 
 def _lines_follow_base(member: Member, year: int) -> None:
@@ -573,28 +588,98 @@ def _check_method(method: str, reference: str) -> tuple[str, str]:
     return method, reference
 
 
-def _replayed(request_key: str | None, reference: str, method: str, member: Member):
-    """The payment a repeated request (same key) or a known reference already recorded."""
-    if request_key:
-        found = Payment.objects.filter(request_key=request_key).first()
-        if found is not None:
-            if found.member_id != member.pk:
-                raise Conflict(
-                    _("This request was already used for another member."), code="request_reused"
-                )
-            return found
-    if reference:
-        found = Payment.objects.filter(method=method, reference=reference).first()
-        if found is not None:
-            if found.member_id == member.pk and not found.reversed:
-                return found
+def form_key(actor, key) -> str | None:
+    """The request key of a web form (the hidden field), as the services store it: hashed with
+    the user, under "web:". Two accounts' keys never meet, and nothing typed into a form can
+    pose as a key of the API ("api:…") or one the services make ("grid:…", "stmt…"). None
+    without a key (the service then records without replay protection)."""
+    key = key.strip() if isinstance(key, str) else ""
+    if not key:
+        return None
+    digest = hashlib.sha256(f"{getattr(actor, 'pk', None)}:{key}".encode()).hexdigest()
+    return "web:" + digest[:40]
+
+
+def _asked_amount(amount):
+    """The amount a request names (None: the months in full), checked before anything is read."""
+    return None if amount in (None, "") else _amount(amount, "amount")
+
+
+def _months_of(payment: Payment) -> set[tuple[int, int]]:
+    return set(payment.allocations.values_list("line__year", "line__month"))
+
+
+def _same_payment(found: Payment, member: Member, kind: str, method: str, months, amount) -> bool:
+    """Does this recorded payment answer the request: the same member, kind, method, months
+    (dues) and amount (when the request names one)? A replay asks for exactly the same."""
+    if (found.member_id, found.kind, found.method) != (member.pk, kind, method):
+        return False
+    if amount is not None and found.amount != amount:
+        return False
+    return months is None or _months_of(found) == set(months)
+
+
+def _grid_replays(keys: list[str], method: str, year: int, month: int) -> set[int]:
+    """The members a grid request with these keys recorded already (sent twice). A key that
+    recorded anything but this month by this method is not this request's: request_reused."""
+    found = {
+        p.pk: p
+        for p in Payment.objects.filter(request_key__in=keys).only("pk", "member_id", "method")
+    }
+    months = defaultdict(set)
+    for pk, y, m in Allocation.objects.filter(payment_id__in=list(found)).values_list(
+        "payment_id", "line__year", "line__month"
+    ):
+        months[pk].add((y, m))
+    for pk, payment in found.items():
+        if payment.method != method or months[pk] != {(year, month)}:
             raise Conflict(
-                _("A payment with this reference is already recorded (receipt %(no)s).")
-                % {"no": found.receipt_no},
-                code="duplicate_reference",
-                field="reference",
+                _(
+                    "This form was already used to record another month; open it again to "
+                    "record a new one."
+                ),
+                code="request_reused",
+                field="month",
             )
-    return None
+    return {p.member_id for p in found.values()}
+
+
+def _replayed_key(request_key, member: Member, kind: str, method: str, months, amount):
+    """The payment a repeated request (same key) recorded; request_reused for a key that
+    recorded something else (a form sent again after it was changed)."""
+    if not request_key:
+        return None
+    found = Payment.objects.filter(request_key=request_key).first()
+    if found is None:
+        return None
+    if not _same_payment(found, member, kind, method, months, amount):
+        raise Conflict(
+            _(
+                "This form was already used to record another payment; open it again to "
+                "record a new one."
+            ),
+            code="request_reused",
+        )
+    return found
+
+
+def _replayed_reference(org: Organization, reference: str, member, kind, method, months, amount):
+    """The payment recorded under this reference by the same collecting organisation (never
+    another's: two branches' banks may use the same serial). The same payment again answers
+    with it; anything else is refused, naming the receipt (the organisation's own)."""
+    if not reference:
+        return None
+    found = Payment.objects.filter(organization=org, method=method, reference=reference).first()
+    if found is None:
+        return None
+    if _same_payment(found, member, kind, method, months, amount):
+        return found
+    raise Conflict(
+        _("A payment with this reference is already recorded (receipt %(no)s).")
+        % {"no": found.receipt_no},
+        code="duplicate_reference",
+        field="reference",
+    )
 
 
 def _months(months) -> list[tuple[int, int]]:
@@ -684,12 +769,10 @@ def record_payment(
                 note=note,
             )
         except Conflict as exc:
-            # Lost a race with the same request: the winner's payment is the answer.
-            if exc.code == "already_recorded" and attempt == 0:
-                found = _replayed(request_key, "", method, member) if request_key else None
-                if found is not None:
-                    return found
-            raise
+            # Lost a race to insert the same key or reference: once more, the winner is then
+            # found (the same payment: its answer; another: refused as such).
+            if exc.code != "already_recorded" or attempt:
+                raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -716,8 +799,9 @@ def _record_payment(
     proxy_name = clean_text(proxy_name, "proxy_name", 64)
     note = clean_text(note, "note", 255)
     request_key = clean_text(request_key or "", "request_key", 80) or None
+    asked = _asked_amount(amount)
     _require_collector(actor, member)
-    replay = _replayed(request_key, reference, method, member)
+    replay = _replayed_key(request_key, member, PaymentKind.DUES, method, months, asked)
     if replay is not None:
         return replay
     years = {y for y, _m in months}
@@ -731,9 +815,9 @@ def _record_payment(
         .filter(member=member, year__in={y for y, _m in months})
         .order_by("year", "month")
     )
-    # The same request (or reference) racing this one may have committed while we waited for
-    # the lock: its payment is the answer, not "already paid".
-    replay = _replayed(request_key, reference, method, member)
+    # The same request racing this one may have committed while we waited for the lock: its
+    # payment is the answer, not "already paid".
+    replay = _replayed_key(request_key, member, PaymentKind.DUES, method, months, asked)
     if replay is not None:
         return replay
     lines = [line for line in lines if (line.year, line.month) in set(months)]
@@ -757,6 +841,11 @@ def _record_payment(
     if not selectors.can(actor, "dues.manage", org):
         _require_member(actor, member)
         _require(actor, org)
+    # The same reference (at this collector), recorded before or by a request racing this one
+    # for the same months (it held the lines until it committed).
+    replay = _replayed_reference(org, reference, member, PaymentKind.DUES, method, months, asked)
+    if replay is not None:
+        return replay
     # A second request for the same months finds them paid here, after the lock.
     open_lines = [line for line in lines if line.status in (LineStatus.UNPAID, LineStatus.PARTIAL)]
     if not open_lines:
@@ -776,10 +865,10 @@ def _record_payment(
             field="months",
         )
     remaining = sum((line.remaining for line in open_lines), Decimal(0))
-    if amount in (None, ""):
+    if asked is None:
         value = remaining
     else:
-        value = _amount(amount, "amount")
+        value = asked
         if value > remaining:
             raise ValidationFailed(
                 _(
@@ -867,10 +956,13 @@ def record_month(
     paid_on: datetime.date,
     method: str = Method.CASH,
     request_key: str | None = None,
+    confirm_late: bool = False,
 ) -> dict:
     """Record a whole month for many members of an organisation at once (the grid): each
     chosen member's line of that month is paid in full. Lines already paid are skipped and
-    counted; a repeated request (same key) records nothing new. All or nothing."""
+    counted; a repeated request (same key) records nothing new. All or nothing. A month more
+    than six months before the day paid needs `confirm_late` (ValidationFailed late_payment,
+    field "month"), as for one payment."""
     _require(actor, org)
     year, month = check_year(year), check_month(month)
     paid_on = _check_paid_on(paid_on)
@@ -914,10 +1006,9 @@ def record_month(
             code="no_base",
             field="members",
         )
-    keys = {line.member_id: f"{request_key}:{line.member_id}" for line in lines}
-    replayed = set(
-        Payment.objects.filter(request_key__in=keys.values()).values_list("member_id", flat=True)
-    )
+    # One payment per member, each with a key of its own, under a prefix no form or API key has.
+    keys = {line.member_id: f"grid:{request_key}:{line.member_id}" for line in lines}
+    replayed = _grid_replays(list(keys.values()), method, year, month)
     timing = rules.payment_timing([(year, month)], paid_on)
     if timing["advance"]:
         raise ValidationFailed(
@@ -927,12 +1018,24 @@ def record_month(
             code="approval_required",
             field="month",
         )
-    recorded, skipped = 0, 0
+    todo = [
+        line
+        for line in lines
+        if line.member_id not in replayed and line.status in (LineStatus.UNPAID, LineStatus.PARTIAL)
+    ]
+    if todo and timing["late"] and not confirm_late:
+        raise ValidationFailed(
+            _(
+                "%(year)d-%(month)02d is more than %(n)d months before the day paid: back-payment "
+                "normally covers at most %(n)d months; confirm to record it."
+            )
+            % {"year": year, "month": month, "n": rules.LATE_MONTHS},
+            code="late_payment",
+            field="month",
+        )
+    recorded, skipped = 0, len(lines) - len(todo)
     allocations, payments, events = [], [], []
-    for line in lines:
-        if line.member_id in replayed or line.status not in (LineStatus.UNPAID, LineStatus.PARTIAL):
-            skipped += 1
-            continue
+    for line in todo:
         value = line.remaining
         payment = Payment(
             member_id=line.member_id,
@@ -992,7 +1095,6 @@ def record_month(
     return {"recorded": recorded, "skipped": skipped}
 
 
-@transaction.atomic
 def record_voluntary(
     *,
     actor,
@@ -1005,17 +1107,45 @@ def record_voluntary(
     note: str = "",
 ) -> Payment:
     """A voluntary payment (beyond the dues), recorded apart from the ledger; one of 1,000 yuan
-    or more is marked to be remitted to the centre."""
+    or more is marked to be remitted to the centre. Recorded once, as dues are: the same key
+    or reference (at the member's organisation) answers with the payment recorded."""
+    for attempt in range(2):
+        try:
+            return _record_voluntary(
+                actor=actor,
+                member=member,
+                amount=amount,
+                paid_on=paid_on,
+                method=method,
+                reference=reference,
+                request_key=request_key,
+                note=note,
+            )
+        except Conflict as exc:
+            # Lost a race to insert the same key or reference (a second click): once more,
+            # the winner's payment is then found.
+            if exc.code != "already_recorded" or attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@transaction.atomic
+def _record_voluntary(
+    *, actor, member, amount, paid_on, method, reference, request_key, note
+) -> Payment:
     _require_member(actor, member)
     value = _amount(amount, "amount")
     paid_on = _check_paid_on(paid_on)
     method, reference = _check_method(method, reference)
     note = clean_text(note, "note", 255)
     request_key = clean_text(request_key or "", "request_key", 80) or None
-    replay = _replayed(request_key, reference, method, member)
+    org = member.organization
+    kind = PaymentKind.VOLUNTARY
+    replay = _replayed_key(request_key, member, kind, method, None, value)
+    if replay is None:
+        replay = _replayed_reference(org, reference, member, kind, method, None, value)
     if replay is not None:
         return replay
-    org = member.organization
     payment = _save_payment(
         Payment(
             member=member,
@@ -1085,7 +1215,18 @@ def reverse_payment(*, actor, payment: Payment, reason: str) -> Payment:
     payment.reversed_at = timezone.now()
     payment.reversed_by = _user(actor)
     payment.reverse_reason = reason
-    payment.save(update_fields=["reversed_at", "reversed_by", "reverse_reason"])
+    # The reference is freed (the money may be recorded again, rightly this time); it stays on
+    # the payment as the reference it had.
+    payment.reversed_reference, payment.reference = payment.reference, ""
+    payment.save(
+        update_fields=[
+            "reversed_at",
+            "reversed_by",
+            "reverse_reason",
+            "reference",
+            "reversed_reference",
+        ]
+    )
     b, a = audit.diff(before, audit.snapshot(payment, PAYMENT_FIELDS))
     audit.record(
         actor,
@@ -1168,6 +1309,15 @@ def decide_arrears(
     if run is None:
         raise Conflict(_("This member is not behind with six months' dues."), code="not_in_arrears")
     first, through = run
+    if _decided_already(member, first, through):
+        raise Conflict(
+            _(
+                "The branch meeting has decided on these unpaid months already; a new decision "
+                "is due after %(n)d more months unpaid."
+            )
+            % {"n": rules.ARREARS_MONTHS},
+            code="already_decided",
+        )
     decision = ArrearsDecision.objects.create(
         member=member,
         organization=member.organization,
@@ -1213,6 +1363,19 @@ def decide_arrears(
     return decision
 
 
+def _decided_already(member: Member, first: tuple, through: tuple) -> bool:
+    """A decision on this run (it ends on or after the run's first month) is enough until the
+    member has gone a further six months unpaid since it (the flagged list shows them again)."""
+    first_index, through_index = rules.month_index(*first), rules.month_index(*through)
+    for y, m in ArrearsDecision.objects.filter(member=member).values_list(
+        "through_year", "through_month"
+    ):
+        decided = rules.month_index(y, m)
+        if decided >= first_index and through_index - decided < rules.ARREARS_MONTHS:
+            return True
+    return False
+
+
 # Reminders -----------------------------------------------------------------------------------
 
 
@@ -1223,6 +1386,14 @@ def remind_behind(*, actor, org: Organization, year, month) -> int:
 
     _require(actor, org)
     year, month = check_year(year), check_month(month)
+    now = today()
+    if rules.month_index(year, month) > rules.month_index(now.year, now.month):
+        raise ValidationFailed(
+            _("%(year)d-%(month)02d has not begun: nobody is behind with it yet.")
+            % {"year": year, "month": month},
+            code="month_not_begun",
+            field="month",
+        )
     sent = notices.remind_unpaid(org, year, month)
     audit.record(
         actor,

@@ -22,23 +22,37 @@ def _resync(member_id: int | None, org_ids: set, from_year: int) -> None:
         _resync_many([member_id], org_ids, from_year)
 
 
+BATCH = 1000  # members brought in step at a time (a restructuring may move a great many)
+
+
+def _batches(ids: list[int]):
+    for i in range(0, len(ids), BATCH):
+        yield ids[i : i + BATCH]
+
+
 def _resync_many(member_ids: list[int], org_ids: set, from_year: int) -> None:
+    member_ids = sorted(set(member_ids))
     if not member_ids:
         return
-    years = set(
-        LedgerLine.objects.filter(member_id__in=member_ids, year__gte=from_year)
-        .values_list("year", flat=True)
-        .distinct()
-    )
-    org_ids = {o for o in org_ids if o}
-    if org_ids:
+    years: set[int] = set()
+    for batch in _batches(member_ids):
         years |= set(
-            MonthTotal.objects.filter(organization_id__in=org_ids, year__gte=from_year)
+            LedgerLine.objects.filter(member_id__in=batch, year__gte=from_year)
+            .values_list("year", flat=True)
+            .distinct()
+        )
+    org_ids = sorted({o for o in org_ids if o})
+    for batch in _batches(org_ids):
+        years |= set(
+            MonthTotal.objects.filter(organization_id__in=batch, year__gte=from_year)
             .values_list("year", flat=True)
             .distinct()
         )
     if years:
-        ledger.sync(member_ids, years)
+        # In batches: one member's lines at a time would be slow, every member's at once
+        # holds every timeline, base and line in memory (and one huge IN list).
+        for batch in _batches(member_ids):
+            ledger.sync(batch, years)
 
 
 @receiver([post_save, post_delete], sender=StandingEvent)
@@ -59,7 +73,10 @@ def _timelines_changed(sender, member_ids, since, **kwargs):
     organisations tell which years' ledgers exist for them."""
     from dangjian.members.models import Member
 
-    org_ids = set(
-        Member.objects.filter(pk__in=member_ids).values_list("organization_id", flat=True)
-    )
-    _resync_many(list(member_ids), org_ids, since.year)
+    member_ids = sorted(set(member_ids))
+    org_ids: set[int] = set()
+    for batch in _batches(member_ids):
+        org_ids |= set(
+            Member.objects.filter(pk__in=batch).values_list("organization_id", flat=True)
+        )
+    _resync_many(member_ids, org_ids, since.year)

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -31,6 +30,7 @@ from dangjian.core import selectors as core_selectors
 from dangjian.core.errors import Forbidden, NotFound, ServiceError
 from dangjian.core.models import BRANCH_KINDS, Job, Organization
 from dangjian.members.models import Member
+from dangjian.members.paging import CappedPaginator
 
 from . import forms, rules, selectors, services
 from .models import LedgerLine, LineStatus, PaymentKind
@@ -38,6 +38,7 @@ from .models import LedgerLine, LineStatus, PaymentKind
 VIEW = "dues.view"
 MANAGE = "dues.manage"
 OPEN = (LineStatus.UNPAID, LineStatus.PARTIAL)
+PAYMENTS_CAP = 1000  # payments counted on the list, beyond which it says "more than"
 
 # How each state of a ledger line looks: colour, icon and a word (never colour alone).
 LOOKS = {
@@ -322,7 +323,9 @@ def _grid_member_ids(org: Organization, year: int) -> list[int]:
     )
 
 
-def _grid_context(request, org, year, *, form=None, checked=None, notice=None, error=None):
+def _grid_context(
+    request, org, year, *, form=None, checked=None, notice=None, error=None, late=False
+):
     user = request.user
     may_manage = core_selectors.can(user, MANAGE, org)
     rows = selectors.grid(org, year)
@@ -366,12 +369,16 @@ def _grid_context(request, org, year, *, form=None, checked=None, notice=None, e
         "month_totals": month_rows,
         "year_due": year_due,
         "year_paid": year_paid,
-        "year_rate": selectors.rate(year_paid, year_due),
+        # The rate of the months owed by now: the whole year's would count months to come.
+        "year_rate": selectors.to_date(month_rows, limit)["rate"],
+        "rate_months": limit,
         "owed_total": sum((r.owed for r in rows), Decimal(0)),
         "may_manage": may_manage,
         "missing": selectors.members_without_lines(org, year) if may_manage else 0,
         "notice": notice,
         "error": error,
+        # The month is more than six months back: the service asks for a confirmation.
+        "show_late": late or bool(form.is_bound and form.data.get("confirm_late")),
         "bases_url": _url_or_none("dues:bases", org.pk, year),
         "arrears_url": _url_or_none("dues:arrears", org.pk),
         "looks": [(str(label), css, icon) for css, icon, label in [*LOOKS.values(), NOT_YET_DUE]],
@@ -405,6 +412,7 @@ def record_month(request, pk, year):
     year = _year_or_404(year)
     _need_manage(user, org)
     form = forms.RecordMonthForm(request.POST, member_ids=_grid_member_ids(org, year))
+    late = False
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -416,11 +424,13 @@ def record_month(request, pk, year):
                 member_ids=data["members"],
                 paid_on=data["paid_on"],
                 method=data["method"],
-                request_key=data["request_key"],
+                request_key=services.form_key(user, data["request_key"]),
+                confirm_late=data["confirm_late"],
             )
         except ServiceError as exc:
             _raise_refusal(exc)
             _form_errors(form, exc)
+            late = exc.code == "late_payment"
         else:
             notice = _("Recorded %(recorded)d, skipped %(skipped)d already paid.") % result
             if not _is_htmx(request):
@@ -436,7 +446,7 @@ def record_month(request, pk, year):
             )
             context = _grid_context(request, org, year, form=fresh, checked=set(), notice=notice)
             return _grid_answer(request, org, year, context)
-    context = _grid_context(request, org, year, form=form)
+    context = _grid_context(request, org, year, form=form, late=late)
     return _grid_answer(request, org, year, context, status=400)
 
 
@@ -601,7 +611,7 @@ def pay(request, member_pk):
                     method=data["method"],
                     amount=data["amount"],
                     reference=data["reference"],
-                    request_key=data["request_key"],
+                    request_key=services.form_key(user, data["request_key"]),
                     approval=data["approval"],
                     proxy_name=data["proxy_name"],
                     confirm_late=data["confirm_late"],
@@ -657,7 +667,7 @@ def voluntary(request, member_pk):
                 paid_on=data["paid_on"],
                 method=data["method"],
                 reference=data["reference"],
-                request_key=data["request_key"],
+                request_key=services.form_key(user, data["request_key"]),
                 note=data["note"],
             )
         except ServiceError as exc:
@@ -755,8 +765,18 @@ def payment_list(request, pk):
     if data.get("kind"):
         qs = qs.filter(kind=data["kind"])
     qs = qs.order_by("-paid_on", "-id")
-    total = qs.filter(reversed_at__isnull=True).aggregate(s=Sum("amount"))["s"] or Decimal(0)
-    page = Paginator(qs, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    # Counting stops at a horizon (a subtree's year can hold millions of payments), and the
+    # sum is taken only over a list short enough to have been counted whole: otherwise the
+    # year's figures come from the month totals.
+    paginator = CappedPaginator(qs, settings.PAGE_SIZE, cap=PAYMENTS_CAP)
+    page = paginator.get_page(request.GET.get("page"))
+    total = year_totals = None
+    if paginator.count_exact:
+        total = qs.filter(reversed_at__isnull=True).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    else:
+        year_totals = selectors.totals(user, year, org).aggregate(
+            paid=Sum("paid"), voluntary=Sum("voluntary")
+        )
     params = request.GET.copy()
     params.pop("page", None)
     return render(
@@ -769,6 +789,7 @@ def payment_list(request, pk):
             "ancestors": _ancestors(user, org),
             "page": page,
             "total": total,
+            "year_totals": year_totals,
             "filters": data,
             "query": params.urlencode(),
             "months": forms.MONTH_CHOICES,

@@ -7,7 +7,6 @@ the committee above (`dues.approve` at the parent, for signing relief off); the 
 forms only to people who may use them, and a crafted request is refused by the service.
 """
 
-import datetime
 import json
 
 from django.conf import settings
@@ -140,10 +139,15 @@ def _row_amount(category, base, override, year: int) -> tuple:
         _base, computed, _version = services.compute(category, base, year)
     except ValidationFailed as exc:
         return None, str(exc.message)
+    except ArithmeticError:  # a number no decimal context can round (1e30): not an amount
+        return None, _("Enter a valid base.")
     if override not in (None, ""):
         try:
-            return rules.to_amount(override).quantize(rules.CENT), ""
-        except ValueError:
+            amount = rules.to_amount(override)
+            if amount.copy_abs() > rules.MAX_BASE:
+                raise ValueError("too large")
+            return amount.quantize(rules.CENT), ""
+        except (ValueError, ArithmeticError):
             return computed, _("Enter an amount in yuan.")
     return computed, ""
 
@@ -364,7 +368,7 @@ def bases(request, pk, year):
         declared_count=len(declared),
         without_lines=selectors.members_without_lines(org, year) if names else 0,
         fixed_json=json.dumps(list(rules.FIXED)),
-        farmer_range=rules.rule_on(datetime.date(year, 1, 1)).farmer_range,
+        farmer_range=rules.rule_for_year(year).farmer_range,
         unusual_limit=rules.UNUSUAL_AMOUNT,
     )
     return render(request, "dues/bases.html", context, status=status)
@@ -388,8 +392,8 @@ def bases_amount(request):
         return HttpResponse("")
     prefix = f"rows-{row}-" if row else ""
     try:
-        year = int(request.GET.get("year", ""))
-        rules.rule_on(datetime.date(year, 1, 1))
+        year = int(request.GET.get("year", "")[:6])
+        rules.rule_for_year(year)
     except (TypeError, ValueError, OverflowError):
         return HttpResponse("")
     category = request.GET.get(prefix + "category", "")
@@ -783,6 +787,7 @@ def report(request, pk, year):
             "organization__path",
         )[: EXEMPT_SHOWN + 1]
     )
+    upto = data["to_date"]["months"]
     chart = {
         "months": [str(m["month"]) for m in data["months"]],
         "rate": [m["rate"] for m in data["months"]],
@@ -792,7 +797,15 @@ def report(request, pk, year):
             "rate": _("collection rate (%)"),
             "due": _("due"),
             "paid": _("paid"),
+            "org_rate": _("collection rate to date (%)"),
         },
+        # By organisation below: the rate of the months owed by now (the whole year's would
+        # count months to come).
+        "orgs": [
+            _("%(name)s (its own members)") % {"name": c["org"].name} if c["own"] else c["org"].name
+            for c in data["children"]
+        ],
+        "org_rates": [c["to_date"]["rate"] for c in data["children"]],
     }
     now = timezone.localdate()
     return render(
@@ -803,6 +816,7 @@ def report(request, pk, year):
             org,
             **_years(year),
             report=data,
+            upto=upto,
             chart_data=chart,
             exempt=exempt[:EXEMPT_SHOWN],
             exempt_more=len(exempt) > EXEMPT_SHOWN,
@@ -817,7 +831,16 @@ def report_xlsx(request, pk, year):
     org = _org(user, pk)
     year = _year(year)
     data = selectors.collection_report(user, org, year)
-    content = reports.collection_workbook(data, org, year)
+    today = timezone.localdate()
+    exempt = (
+        selectors.exempt_members(user, org, year)
+        .filter(kind=ReliefKind.EXEMPT)
+        .select_related("member", "organization")
+        .iterator(chunk_size=2000)
+    )
+    content = reports.collection_workbook(
+        data, org, year, exempt=exempt, arrears=selectors.arrears(user, org, today), on=today
+    )
     response = HttpResponse(
         content,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -451,6 +451,7 @@ def update_member(*, actor, member: Member, data: dict) -> Member:
     member.name_initials = name_initials(member.name)
     _set_secrets(member, clean)
     moved = set()
+    old_dates = {"joined_on": member.joined_on, "full_on": member.full_on}
     if "joined_on" in clean and clean["joined_on"] != member.joined_on:
         moved.add("joined_on")
         StandingEvent.objects.filter(member=member, kind=EventKind.ADMITTED).update(
@@ -481,6 +482,14 @@ def update_member(*, actor, member: Member, data: dict) -> Member:
             raise ValidationFailed(timeline_message(exc.code), code=exc.code, field=field) from None
         _apply_state(member, timeline)
     member.save()
+    if moved:
+        # The events were moved by QuerySet.update (no post_save): what is derived from the
+        # timeline (the dues ledger: the months owed from admission) follows from the earlier
+        # of the old and the new date.
+        days = [old_dates[f] for f in moved] + [clean.get(f) for f in moved]
+        days = [d for d in days if d is not None]
+        if days:
+            timelines_changed.send(sender=StandingEvent, member_ids=[member.pk], since=min(days))
     after = _audit_view(member)
     b, a = audit.diff(before, after)
     if a:
