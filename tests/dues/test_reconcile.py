@@ -536,7 +536,7 @@ def test_three_people_scope(dues, people, tree, client_for):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_confirmations_at_once_record_once(dues, people, tree):
-    from tests.transfers.test_concurrency import race
+    from tests.races import race
 
     alice, oscar = people["alice"], people["oscar"]
     statement = reconcile.match(alice, tree["branch_a"], rows_of(csv_bytes(STATEMENT)))
@@ -553,7 +553,7 @@ def test_two_confirmations_at_once_record_once(dues, people, tree):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_file_twice_confirmed_at_once_records_once(dues, people, tree):
-    from tests.transfers.test_concurrency import race
+    from tests.races import race
 
     alice, oscar = people["alice"], people["oscar"]
     data = csv_bytes(STATEMENT[:2])
