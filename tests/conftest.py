@@ -5,13 +5,27 @@
 - bob:   secretary of branch B, A's sibling.
 """
 
+import datetime
 import os
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API in tests
 
 PASSWORD = "correct-horse-battery"
+
+# The dues tests speak of dates around the day they were written ("tomorrow" is 2026-11-26, the
+# year's ledger has months still to come): they run on that day, with the clock ticking, so they
+# mean the same thing whenever the suite runs.
+DUES_TODAY = datetime.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture
+def dues_clock():
+    with time_machine.travel(DUES_TODAY, tick=True):
+        yield DUES_TODAY.date()
 
 
 @pytest.fixture

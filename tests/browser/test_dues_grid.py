@@ -8,7 +8,11 @@ from playwright.sync_api import expect
 from tests.browser.conftest import login
 from tests.conftest import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("dues_clock"),
+]
 
 
 def cell(scope, member, month):

@@ -2,7 +2,6 @@
 that round-trips, broken files, and the pages tried by the three people."""
 
 import csv
-import datetime
 import io
 import re
 from decimal import Decimal
@@ -14,11 +13,12 @@ from django.urls import reverse
 from dangjian.core.errors import NotFound, ValidationFailed
 from dangjian.dues import bases_import, services
 from dangjian.dues.models import DuesBase
+from tests.conftest import DUES_TODAY
 from tests.idnumbers import make_id
 
 pytestmark = pytest.mark.django_db
 
-YEAR = datetime.date.today().year
+YEAR = DUES_TODAY.year
 HEADER = ["姓名", "身份证号", "类别", "基数", "月交纳额", "核定金额", "原因"]
 SUN_ID = make_id("1988-08-08", 1, seq=77)
 

@@ -14,17 +14,17 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from dangjian.core import jobs
 from dangjian.core.models import AuditEvent, Job, Notification
 from dangjian.dues import ledger, services
 from dangjian.dues.models import LedgerLine, Payment
 from dangjian.members.models import Member
+from tests.conftest import DUES_TODAY
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
+TODAY = DUES_TODAY.date()
 YEAR = TODAY.year
 MONTH = TODAY.month  # months up to this one may be paid without approval
 HX = {"HTTP_HX_REQUEST": "true"}

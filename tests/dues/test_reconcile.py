@@ -14,10 +14,11 @@ from dangjian.core.errors import Conflict, ValidationFailed
 from dangjian.core.models import AuditEvent
 from dangjian.dues import reconcile, services
 from dangjian.dues.models import LedgerLine, Payment, Statement, StatementLine
+from tests.conftest import DUES_TODAY
 
 pytestmark = pytest.mark.django_db
 
-YEAR = datetime.date.today().year - 1  # a whole past year: every month may be paid
+YEAR = DUES_TODAY.year - 1  # a whole past year: every month may be paid
 HEADER = ["交易日期", "交易流水号", "对方户名", "贷方金额", "借方金额", "摘要"]
 
 
