@@ -7,6 +7,7 @@ one data directory (./var). A bad value stops the start with a message naming th
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -259,6 +260,22 @@ EMAIL_HOST_PASSWORD = env_str("DANGJIAN_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("DANGJIAN_EMAIL_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DANGJIAN_EMAIL_FROM", "dangjian@localhost")
 EMAIL_TIMEOUT = 10
+# Text messages (短信) through an HTTP gateway, contract in dangjian.core.channels: off unless a
+# URL is set.
+SMS_URL = env_str("DANGJIAN_SMS_URL", "")
+if SMS_URL:
+    try:
+        _sms = urlsplit(SMS_URL)
+        _sms_ok = _sms.scheme in ("http", "https") and bool(_sms.hostname) and _sms.port != 0
+    except ValueError:  # a malformed address or port
+        _sms_ok = False
+    if not _sms_ok:
+        raise SettingError(
+            f"DANGJIAN_SMS_URL={SMS_URL!r}: expected the http:// or https:// address of the gateway"
+        )
+SMS_TOKEN = env_str("DANGJIAN_SMS_TOKEN", "")
+SMS_SIGNATURE = env_str("DANGJIAN_SMS_SIGNATURE", "")
+SMS_TIMEOUT = 5  # seconds the gateway has to connect and to answer
 
 LOGGING = {
     "version": 1,
