@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "dangjian.committees",
     "dangjian.transfers",
     "dangjian.dues",
+    "dangjian.feedback",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,8 @@ urlpatterns = [
     path("committees/", include("dangjian.committees.urls")),
     path("transfers/", include("dangjian.transfers.urls")),
     path("dues/", include("dangjian.dues.urls")),
+    path("feedback/", include("dangjian.feedback.urls")),
+    path("desk/", include("dangjian.feedback.urls_public")),
     path("", include("dangjian.core.urls")),
 ]
 

@@ -24,9 +24,14 @@ ACTIONS: dict[str, str] = {
     "dues.view": _("View dues ledgers and reports"),
     "dues.manage": _("Declare dues bases and record payments"),
     "dues.approve": _("Sign off dues relief for the organisations below"),
+    "feedback.view": _("View requests from the public and their figures"),
+    "feedback.handle": _("Handle requests from the public: accept, forward, answer"),
+    "feedback.contact": _("See who submitted a request (name and phone)"),
+    "feedback.configure": _("Set up desks, routing rules and deadlines for requests"),
     "audit.view": _("View the audit log"),
     "audit.export": _("Export the audit log"),
     "dashboard.view": _("View dashboards"),
+    "calendar.manage": _("Maintain the working-day calendar (holidays, make-up days)"),
 }
 
 # role code -> (name, the actions it grants, rank). A role may only be assigned by someone whose
@@ -57,6 +62,10 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
                 "dues.view",
                 "dues.manage",
                 "dues.approve",
+                "feedback.view",
+                "feedback.handle",
+                "feedback.contact",
+                "feedback.configure",
                 "audit.view",
                 "dashboard.view",
             }
@@ -73,6 +82,8 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
                 "transfer.view",
                 "dues.view",
                 "dues.manage",
+                "feedback.view",
+                "feedback.handle",
                 "dashboard.view",
             }
         ),
@@ -87,6 +98,7 @@ ROLES: dict[str, tuple[str, frozenset[str], int]] = {
                 "member.view",
                 "transfer.view",
                 "dues.view",
+                "feedback.view",
                 "audit.view",
                 "audit.export",
                 "dashboard.view",
