@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import captcha, views
 
 app_name = "core"
 
@@ -29,4 +29,7 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notification_read, name="notifications_read"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
+    # public: the CAPTCHA of the forms that need no account
+    path("captcha/new/", captcha.new_view, name="captcha_new"),
+    path("captcha/<str:token>.png", captcha.image_view, name="captcha_image"),
 ]

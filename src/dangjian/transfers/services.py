@@ -17,7 +17,6 @@ import re
 import unicodedata
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max
@@ -25,10 +24,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dangjian.committees.models import OfficeHolder
-from dangjian.core import audit, crypto, rules, selectors
-from dangjian.core.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
+from dangjian.core import audit, crypto, ratelimit, rules, selectors
+from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgKind, OrgStatus
+from dangjian.core.ratelimit import RateLimited
 from dangjian.core.text import clean_text
 from dangjian.members import rules as member_rules
 from dangjian.members import services as member_services
@@ -834,27 +834,26 @@ LOOKUPS_ALLOWED = 20  # look-ups by ID number per person
 LOOKUP_WINDOW = 600  # seconds
 
 
-class TooManyLookups(ServiceError):
+class TooManyLookups(RateLimited):
     code = "throttled"
-    status = 429
 
 
 def _throttle(actor) -> None:
     """At most LOOKUPS_ALLOWED look-ups per person in LOOKUP_WINDOW: trying ID numbers one after
     another is not a way to find out who left the platform."""
-    key = f"transfers:lookup:{getattr(actor, 'pk', None)}"
-    cache.add(key, 0, LOOKUP_WINDOW)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, LOOKUP_WINDOW)
-        count = 1
-    if count > LOOKUPS_ALLOWED:
-        raise TooManyLookups(
-            _("Too many look-ups by ID number: try again in %(n)d minutes.")
-            % {"n": LOOKUP_WINDOW // 60},
-            field="id_number",
+        ratelimit.hit(
+            "transfers:lookup",
+            str(getattr(actor, "pk", None)),
+            limit=LOOKUPS_ALLOWED,
+            window=LOOKUP_WINDOW,
         )
+    except RateLimited as exc:
+        raise TooManyLookups(
+            exc.retry_after,
+            _("Too many look-ups by ID number: try again in %(n)d minutes.") % {"n": exc.minutes},
+            field="id_number",
+        ) from None
 
 
 def returning_member(*, actor, transfer: Transfer, id_number: str) -> Member | None:
