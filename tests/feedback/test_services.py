@@ -287,3 +287,24 @@ def test_deadlines_count_working_days(submit):
     assert timezone.localtime(req.ack_due_at).date() == datetime.date(2026, 9, 28)
     # 28, 29, 30 September, then 8, 9 October (1–7 off, 10 October a make-up Saturday)
     assert timezone.localtime(req.answer_due_at).date() == datetime.date(2026, 10, 9)
+
+
+def test_rotating_the_data_key_reencrypts_submitters(submit, settings, tmp_path):
+    from django.core.management import call_command
+
+    settings.DATA_DIR = tmp_path
+    settings.DATA_KEY = settings.DATA_KEY
+    (tmp_path / "data_key").write_text(settings.DATA_KEY)
+    req, _code = submit(name="王大妈", phone="13812345678", email="wang@example.cn")
+    anonymous, _c = submit()
+    sealed = req.phone_encrypted
+    call_command("rotate_data_key", "--yes")
+    req.refresh_from_db()
+    assert req.phone_encrypted != sealed
+    assert crypto.decrypt(req.phone_encrypted) == "13812345678"
+    assert crypto.decrypt(req.name_encrypted) == "王大妈"
+    assert crypto.decrypt(req.email_encrypted) == "wang@example.cn"
+    assert req.phone_hash == crypto.keyed_hash("13812345678")
+    anonymous.refresh_from_db()
+    assert anonymous.phone_encrypted == "" and anonymous.name_encrypted == ""
+    assert AuditEvent.objects.get(action="data_key.rotate").after["other_rows"] == 1

@@ -17,6 +17,11 @@ from django.conf import settings
 
 VERSION = "v1"
 
+# Other apps' sealed columns, re-encrypted by `dangjian rotate-data-key` after members and
+# accounts: (model label, [(encrypted field, keyed-hash field or None), ...]). Apps add theirs in
+# AppConfig.ready().
+SEALED: list[tuple[str, list[tuple[str, str | None]]]] = []
+
 
 @lru_cache(maxsize=4)
 def _keys(data_key: str) -> tuple[AESGCM, bytes]:

@@ -802,7 +802,7 @@ def claim_overdue(now=None, *, limit: int = 500) -> list[int]:
             if not won:
                 continue
             req = PublicRequest.objects.select_related("organization").get(pk=pk)
-            parent = req.organization.get_parent()
+            parent = Organization.objects.filter(path=req.organization.parent_path).first()
             if parent is not None:
                 PublicRequest.objects.filter(pk=pk).update(escalated_to=parent)
             Entry.objects.create(request=req, kind=EntryKind.ESCALATED, to_org=parent)

@@ -12,6 +12,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -972,18 +973,54 @@ def rotate_data_key(new_key: str, *, progress=None, batch_size: int = 2000) -> i
                 user.mobile_hash = crypto.keyed_hash(plain)
             users.append(user)
         User.objects.bulk_update(users, ["mobile_encrypted", "mobile_hash"], batch_size=batch_size)
+        others = sum(
+            _rotate_sealed(label, pairs, new_key, batch_size) for label, pairs in crypto.SEALED
+        )
         with settings_key(new_key):
             audit.record(
                 None,
                 "data_key.rotate",
                 User(pk=0, username="system"),
-                after={"members": total, "accounts": len(users)},
+                after={"members": total, "accounts": len(users), "other_rows": others},
                 label="data key",
             )
         if progress:
             progress(total, count)
     assert settings.DATA_KEY == old_key
     return total
+
+
+def _rotate_sealed(label: str, pairs, new_key: str, batch_size: int) -> int:
+    """Re-encrypt the sealed columns of another app's model (crypto.SEALED)."""
+    from django.apps import apps
+
+    model = apps.get_model(label)
+    fields = [f for pair in pairs for f in pair if f]
+    encrypted = [enc for enc, _hash in pairs]
+    nonempty = Q()
+    for enc in encrypted:
+        nonempty |= ~Q(**{enc: ""})
+    rows, count = [], 0
+    for obj in (
+        model.objects.filter(nonempty).only("pk", *encrypted).iterator(chunk_size=batch_size)
+    ):
+        for enc, hashed in pairs:
+            token = getattr(obj, enc)
+            if not token:
+                continue
+            plain = crypto.decrypt(token)
+            with settings_key(new_key):
+                setattr(obj, enc, crypto.encrypt(plain))
+                if hashed:
+                    setattr(obj, hashed, crypto.keyed_hash(plain))
+        rows.append(obj)
+        if len(rows) >= batch_size:
+            model.objects.bulk_update(rows, fields)
+            count, rows = count + len(rows), []
+    if rows:
+        model.objects.bulk_update(rows, fields)
+        count += len(rows)
+    return count
 
 
 def _flush(batch: list[Member]) -> int:
