@@ -321,3 +321,36 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CalendarDayKind(models.TextChoices):
+    HOLIDAY = "holiday", _("Holiday")
+    WORKDAY = "workday", _("Make-up working day")
+
+
+class CalendarDay(models.Model):
+    """An exception to the ordinary week in the working-day calendar (工作日历): a public holiday
+    (节假日, off even on a weekday) or a make-up working day (调休上班, a Saturday or Sunday that is
+    worked). Every other day is a working day from Monday to Friday. Maintained by
+    administrators; read through `core.workdays`."""
+
+    date = models.DateField(_("date"), unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=CalendarDayKind.choices)
+    name = models.CharField(_("name"), max_length=32, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Part of the calendar's cache version (core.workdays.calendar_version).
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["holiday", "workday"]), name="calendar_day_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date.isoformat()} {self.get_kind_display()} {self.name}".strip()

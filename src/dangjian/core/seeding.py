@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import workdays
 from .idnumber import check_char
 from .models import OrgKind, UnitType
 
@@ -1073,6 +1074,7 @@ def seed(
         accounts = _demo_accounts(plan, ids) if demo_accounts else []
         t3 = time.perf_counter()
         life = _demo_life(plan, ids, seed=seed) if demo_accounts else {}
+        workdays.load_defaults()  # the official holidays of 2026 (an editable default)
         t4 = time.perf_counter()
 
     return SeedResult(
@@ -1346,6 +1348,9 @@ def _demo_life(plan: Plan, ids: dict[str, int], *, seed: int) -> dict[str, int]:
     from dangjian.dues.demo import seed_dues
 
     life.update(seed_dues(users, a_id, b_id, today, seed=seed))
+    from dangjian.feedback.demo import seed_feedback
+
+    life.update(seed_feedback(users, a_id, b_id, today, seed=seed))
     return life
 
 

@@ -701,3 +701,90 @@ def mark_notifications_read(*, user: User, pk=None):
         mine.filter(pk=note.pk, read_at__isnull=True).update(read_at=now)
         note.read_at = now
     return note
+
+
+# Working-day calendar ------------------------------------------------------------------------
+
+CALENDAR_FIELDS = ["date", "kind", "name", "note"]
+CALENDAR_YEARS = (1990, 2100)  # a year outside is a typing mistake (0026, 20260)
+
+
+def _require_calendar(actor) -> None:
+    from . import workdays
+
+    if not workdays.can_manage(actor):
+        raise Forbidden(_("Only administrators of the whole platform may change the calendar."))
+
+
+def _clean_calendar_date(day, field: str = "day") -> datetime.date:
+    if isinstance(day, str):
+        try:
+            day = datetime.date.fromisoformat(day.strip())
+        except ValueError:
+            day = None
+    # A datetime is a date too, but a calendar day is not a moment.
+    if not isinstance(day, datetime.date) or isinstance(day, datetime.datetime):
+        raise ValidationFailed(_("Enter a valid date."), code="invalid_date", field=field)
+    low, high = CALENDAR_YEARS
+    if not low <= day.year <= high:
+        raise ValidationFailed(
+            _("Enter a date between %(low)d and %(high)d.") % {"low": low, "high": high},
+            code="invalid_date",
+            field=field,
+        )
+    return day
+
+
+@transaction.atomic
+def set_calendar_day(*, actor, day, kind: str, name: str = "", note: str = ""):
+    """Marks a day as a holiday or a make-up working day (adds it, or changes its entry). No
+    cache to clear: the cached calendar is keyed by a version read from the table."""
+    from . import text
+    from .models import CalendarDay, CalendarDayKind
+
+    _require_calendar(actor)
+    day = _clean_calendar_date(day)
+    if kind not in CalendarDayKind.values:
+        raise ValidationFailed(_("Choose holiday or make-up working day."), field="kind")
+    if kind == CalendarDayKind.WORKDAY and day.weekday() < 5:
+        raise ValidationFailed(
+            _("A make-up working day is a Saturday or a Sunday: weekdays are worked anyway."),
+            code="workday_on_weekday",
+            field="kind",
+        )
+    name = text.clean_text(name, "name", 32, label=_("name"))
+    note = text.clean_text(note, "note", 200, label=_("note"))
+    entry = CalendarDay.objects.select_for_update().filter(date=day).first()
+    if entry is None:
+        try:
+            with transaction.atomic():
+                entry = CalendarDay.objects.create(date=day, kind=kind, name=name, note=note)
+        except IntegrityError:
+            raise Conflict(
+                _("Someone else just entered this day: reload and try again."),
+                code="duplicate_day",
+                field="day",
+            ) from None
+        audit.record(actor, "calendar.set", entry, after=audit.snapshot(entry, CALENDAR_FIELDS))
+        return entry
+    before = audit.snapshot(entry, CALENDAR_FIELDS)
+    entry.kind, entry.name, entry.note = kind, name, note
+    old, new = audit.diff(before, audit.snapshot(entry, CALENDAR_FIELDS))
+    if new:
+        entry.save()
+        audit.record(actor, "calendar.set", entry, before=old, after=new)
+    return entry
+
+
+@transaction.atomic
+def remove_calendar_day(*, actor, day) -> None:
+    """Takes a day out of the calendar: it becomes an ordinary weekday or weekend day again."""
+    from .models import CalendarDay
+
+    _require_calendar(actor)
+    day = _clean_calendar_date(day)
+    entry = CalendarDay.objects.select_for_update().filter(date=day).first()
+    if entry is None:
+        raise NotFound(_("This day is not in the calendar."), field="day")
+    audit.record(actor, "calendar.remove", entry, before=audit.snapshot(entry, CALENDAR_FIELDS))
+    entry.delete()

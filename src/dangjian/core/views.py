@@ -1,5 +1,8 @@
 """Pages of the core app: home dashboard, organisation tree and pages, roles, audit log, profile."""
 
+import datetime
+
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -10,8 +13,9 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from . import audit, exports, jobs, selectors, services
@@ -24,7 +28,7 @@ from .forms import (
     RoleAssignForm,
     TokenForm,
 )
-from .models import ApiToken, Job, JobStatus, OrgKind, RoleAssignment
+from .models import ApiToken, CalendarDayKind, Job, JobStatus, OrgKind, RoleAssignment
 
 
 def _org_or_404(user, pk, action="org.view"):
@@ -492,3 +496,151 @@ def notification_read(request, pk=None):
     if page.isascii() and page.isdigit():
         back += f"?page={page}"
     return redirect(back)
+
+
+# Working-day calendar ------------------------------------------------------------------------
+
+
+class CalendarDayForm(forms.Form):
+    day = forms.DateField(label=_lazy("date"), widget=forms.DateInput(attrs={"type": "date"}))
+    kind = forms.ChoiceField(label=_lazy("kind of day"), choices=CalendarDayKind.choices)
+    name = forms.CharField(label=_lazy("name"), max_length=32, required=False)
+    note = forms.CharField(label=_lazy("note"), max_length=200, required=False)
+
+
+# Column heads of the month grids, narrow enough for a phone (Chinese: 一 二 三 … 日).
+CALENDAR_WEEKDAYS = [
+    pgettext_lazy("calendar column", "Mo"),
+    pgettext_lazy("calendar column", "Tu"),
+    pgettext_lazy("calendar column", "We"),
+    pgettext_lazy("calendar column", "Th"),
+    pgettext_lazy("calendar column", "Fr"),
+    pgettext_lazy("calendar column", "Sa"),
+    pgettext_lazy("calendar column", "Su"),
+]
+
+
+def _calendar_year_or_404(year) -> int:
+    low, high = services.CALENDAR_YEARS
+    if year is None:
+        return timezone.localdate().year
+    if not low <= year <= high:
+        raise Http404
+    return year
+
+
+def _calendar_months(year: int, entries: dict) -> list[dict]:
+    """Twelve month grids (weeks from Monday), each day with what the calendar says of it."""
+    import calendar as pycalendar
+
+    from django.utils.dates import MONTHS
+
+    from . import workdays
+
+    cal = workdays.calendar_of([(day, entry.kind) for day, entry in entries.items()])
+    today = timezone.localdate()
+    weeks_of = pycalendar.Calendar(firstweekday=0).monthdatescalendar
+    months = []
+    for month in range(1, 13):
+        weeks = [
+            [
+                {
+                    "date": day,
+                    "in_month": day.month == month,
+                    "working": cal.is_working_day(day),
+                    "weekend": day.weekday() >= 5,
+                    "entry": entries.get(day),
+                    "today": day == today,
+                }
+                for day in week
+            ]
+            for week in weeks_of(year, month)
+        ]
+        working = sum(1 for week in weeks for d in week if d["in_month"] and d["working"])
+        months.append({"number": month, "name": MONTHS[month], "weeks": weeks, "working": working})
+    return months
+
+
+def _calendar_page(request, year: int, form=None):
+    from . import workdays
+    from .models import CalendarDay
+
+    entries = {
+        e.date: e
+        for e in CalendarDay.objects.filter(
+            date__gte=datetime.date(year, 1, 1), date__lte=datetime.date(year, 12, 31)
+        )
+    }
+    may_manage = workdays.can_manage(request.user)
+    if may_manage and form is None:
+        form = CalendarDayForm(initial={"kind": CalendarDayKind.HOLIDAY})
+    low, high = services.CALENDAR_YEARS
+    return render(
+        request,
+        "core/calendar.html",
+        {
+            "year": year,
+            "previous_year": year - 1 if year > low else None,
+            "next_year": year + 1 if year < high else None,
+            "months": _calendar_months(year, entries),
+            "weekdays": CALENDAR_WEEKDAYS,
+            "entries": list(entries.values()),
+            "holiday_count": sum(1 for e in entries.values() if e.kind == CalendarDayKind.HOLIDAY),
+            "may_manage": may_manage,
+            "form": form if may_manage else None,
+        },
+    )
+
+
+@login_required
+def calendar_year(request, year=None):
+    """The working-day calendar of a year: everyone may look; administrators change it here."""
+    return _calendar_page(request, _calendar_year_or_404(year))
+
+
+@login_required
+@require_POST
+def calendar_set(request):
+    from . import workdays
+
+    if not workdays.can_manage(request.user):
+        raise Http404
+    form = CalendarDayForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            entry = services.set_calendar_day(
+                actor=request.user,
+                day=data["day"],
+                kind=data["kind"],
+                name=data["name"],
+                note=data["note"],
+            )
+        except ServiceError as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("Saved %(day)s.") % {"day": entry.date.isoformat()})
+            return redirect("core:calendar_year", year=entry.date.year)
+    # The form again, with its errors, over the year of the day asked for.
+    day = form.cleaned_data.get("day")
+    low, high = services.CALENDAR_YEARS
+    year = day.year if day and low <= day.year <= high else None
+    return _calendar_page(request, _calendar_year_or_404(year), form=form)
+
+
+@login_required
+@require_POST
+def calendar_remove(request):
+    from . import workdays
+
+    if not workdays.can_manage(request.user):
+        raise Http404
+    raw = request.POST.get("day", "")
+    try:
+        services.remove_calendar_day(actor=request.user, day=raw)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("core:calendar")
+    day = datetime.date.fromisoformat(raw.strip())
+    messages.success(request, _("Removed %(day)s from the calendar.") % {"day": day.isoformat()})
+    return redirect("core:calendar_year", year=day.year)
