@@ -1348,6 +1348,9 @@ def _demo_life(plan: Plan, ids: dict[str, int], *, seed: int) -> dict[str, int]:
     from dangjian.dues.demo import seed_dues
 
     life.update(seed_dues(users, a_id, b_id, today, seed=seed))
+    from dangjian.feedback.demo import seed_feedback
+
+    life.update(seed_feedback(users, a_id, b_id, today, seed=seed))
     return life
 
 
