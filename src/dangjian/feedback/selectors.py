@@ -104,6 +104,30 @@ def inbox_counts(user, now: datetime.datetime | None = None) -> dict[str, int]:
         ),
         overdue=Count("id", filter=open_q & Q(answer_due_at__lt=now)),
         escalated=Count("id", filter=open_q & Q(escalated_at__isnull=False)),
+        answered=Count("id", filter=Q(status__in=[Status.ANSWERED, Status.CLOSED])),
+        all=Count("id"),
+    )
+
+
+def handlers(user, req: PublicRequest) -> QuerySet:
+    """People a request may be given to: active accounts holding a role that grants
+    feedback.handle at its organisation or above, at organisations within the viewer's scope."""
+    from dangjian.core import permissions
+    from dangjian.core.models import OrgStatus, RoleAssignment, User
+
+    roles = [r for r in permissions.ROLES if "feedback.handle" in permissions.actions_of(r)]
+    held = selectors.restrict(
+        RoleAssignment.objects.filter(
+            organization__path__in=req.organization.ancestor_paths(),
+            organization__status=OrgStatus.ACTIVE,
+            role__in=roles,
+        ),
+        user,
+        "feedback.view",
+        path_field="organization__path",
+    )
+    return User.objects.filter(pk__in=held.values("user_id"), is_active=True).order_by(
+        "display_name", "username"
     )
 
 

@@ -744,12 +744,15 @@ def delete_routing_rule(*, actor, rule: RoutingRule) -> None:
     rule.delete()
 
 
+def may_set_deadlines(actor) -> bool:
+    """Deadlines hold for the whole platform: only its administrators set them."""
+    return "" in selectors.scope_for(actor, "feedback.configure")
+
+
 @transaction.atomic
 def set_deadline(*, actor, category, ack_days, answer_days) -> DeadlinePolicy:
     """A local rule for the whole platform: held by administrators of the root."""
-    if not selectors.can(actor, "feedback.configure") or "" not in selectors.scope_for(
-        actor, "feedback.configure"
-    ):
+    if not may_set_deadlines(actor):
         raise Forbidden(_("Only administrators of the whole platform set deadlines."))
     category = _category(category)
     try:
