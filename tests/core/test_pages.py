@@ -209,6 +209,12 @@ def url_args(name, tree, people, job):
         "core:job_detail": [job.pk],
         "core:job_progress": [job.pk],
         "core:job_download": [job.pk],
+        "core:calendar": [],
+        "core:calendar_year": [2026],
+        "core:calendar_set": [],
+        "core:calendar_remove": [],
+        "core:captcha_new": [],
+        "core:captcha_image": ["token"],
     }[name]
 
 

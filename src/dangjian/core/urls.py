@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
 
 from . import captcha, views
 
@@ -21,17 +21,10 @@ urlpatterns = [
     path("orgs/<int:pk>/dissolve/", views.org_dissolve, name="org_dissolve"),
     path("orgs/<int:pk>/roles/", views.role_assign, name="role_assign"),
     path("roles/<int:pk>/revoke/", views.role_revoke, name="role_revoke"),
-    path(
-        "calendar/",
-        include(
-            [
-                path("", views.calendar_year, name="calendar"),
-                path("<int:year>/", views.calendar_year, name="calendar_year"),
-                path("days/", views.calendar_set, name="calendar_set"),
-                path("days/remove/", views.calendar_remove, name="calendar_remove"),
-            ]
-        ),
-    ),
+    path("calendar/", views.calendar_year, name="calendar"),
+    path("calendar/<int:year>/", views.calendar_year, name="calendar_year"),
+    path("calendar/days/", views.calendar_set, name="calendar_set"),
+    path("calendar/days/remove/", views.calendar_remove, name="calendar_remove"),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export/", views.audit_export, name="audit_export"),
     path("jobs/<uuid:pk>/", views.job_detail, name="job_detail"),
