@@ -3,6 +3,7 @@
 import pytest
 
 from dangjian.feedback import services
+from tests.core.test_channels import gateway, smtp  # noqa: F401  (a local SMTP server, an SMS gateway)
 
 
 @pytest.fixture

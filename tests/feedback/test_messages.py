@@ -8,7 +8,6 @@ from django.utils import translation
 
 from dangjian.feedback import messages, services
 from dangjian.feedback.models import Status
-from tests.core.test_channels import gateway, smtp  # noqa: F401  (fixtures)
 
 
 def sms_texts(server) -> list[str]:
@@ -20,7 +19,7 @@ def test_the_answer_reaches_the_person_by_mail_and_text(
     people,
     smtp,
     gateway,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     req, _code = submit(phone="13812345678", email="wang@example.cn", consent_contact=True)
     with django_capture_on_commit_callbacks(execute=True):
@@ -38,7 +37,7 @@ def test_nobody_is_contacted_without_consent(
     people,
     smtp,
     gateway,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     req, _code = submit(phone="13812345678", email="wang@example.cn", consent_contact=False)
     with django_capture_on_commit_callbacks(execute=True):
@@ -46,7 +45,7 @@ def test_nobody_is_contacted_without_consent(
     assert smtp.received == [] and gateway.requests == []
 
 
-def test_a_landline_gets_no_text(submit, people, gateway, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_landline_gets_no_text(submit, people, gateway, django_capture_on_commit_callbacks):
     req, _code = submit(phone="0371-12345678", consent_contact=True)
     with django_capture_on_commit_callbacks(execute=True):
         services.answer(actor=people["alice"], req=req, reply="已处理")
