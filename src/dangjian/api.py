@@ -120,3 +120,18 @@ api.add_router("/transfers", transfers_router)
 from dangjian.dues.api import router as dues_router  # noqa: E402
 
 api.add_router("/dues", dues_router)
+from dangjian.feedback.api import public_router as feedback_public_router  # noqa: E402
+from dangjian.feedback.api import router as feedback_router  # noqa: E402
+
+api.add_router("/feedback", feedback_router)
+api.add_router("/public", feedback_public_router)
+
+from dangjian.core.ratelimit import RateLimited  # noqa: E402
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request, exc: RateLimited):
+    """429 with Retry-After: the seconds to wait, for clients that back off on their own."""
+    response = _service_error(request, exc)
+    response["Retry-After"] = str(exc.retry_after)
+    return response

@@ -490,6 +490,7 @@ def add_note(*, actor, req: PublicRequest, text) -> Entry:
 @transaction.atomic
 def assign(*, actor, req: PublicRequest, user: User | None) -> PublicRequest:
     """Give the request to one person who may handle it there (None: nobody)."""
+    _require(actor, req)  # first: who may not act hears so, whatever they send
     if user is not None and not selectors.can(user, "feedback.handle", req.organization):
         raise ValidationFailed(
             _("This person does not handle requests at “%(org)s”.")
@@ -516,6 +517,7 @@ def assign(*, actor, req: PublicRequest, user: User | None) -> PublicRequest:
 def forward(*, actor, req: PublicRequest, to_org: Organization | None, reason) -> PublicRequest:
     """Send the request to the organisation it belongs to, with a reason; it arrives there as
     received, with its deadlines unchanged (the person has waited since submitting)."""
+    _require(actor, req)
     reason = _text(reason, "reason", 500, required=True, lines=True)
     if to_org is None or to_org.status != OrgStatus.ACTIVE:
         raise ValidationFailed(
@@ -625,13 +627,13 @@ def reject(*, actor, req: PublicRequest, reason) -> PublicRequest:
 @transaction.atomic
 def feature(*, actor, req: PublicRequest, shown: bool) -> PublicRequest:
     """Show an answered request on the public page, when its person allowed it."""
+    _require(actor, req)
     if shown and not req.allow_public:
         raise ValidationFailed(
             _("The person did not allow this request to be shown."),
             code="not_allowed_public",
             field="featured",
         )
-    _require(actor, req)
     req = _lock(req)
     before = audit.snapshot(req, REQUEST_FIELDS)
     _allowed(req, "feature")
