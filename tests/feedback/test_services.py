@@ -308,3 +308,15 @@ def test_rotating_the_data_key_reencrypts_submitters(submit, settings, tmp_path)
     anonymous.refresh_from_db()
     assert anonymous.phone_encrypted == "" and anonymous.name_encrypted == ""
     assert AuditEvent.objects.get(action="data_key.rotate").after["other_rows"] == 1
+
+
+def test_additions_are_limited_per_address(submit):
+    req, _code = submit()
+    for i in range(services.ADDITIONS_PER_IP[0]):
+        services.add_information(req=req, text=f"补充第{i}条", ip="10.7.7.7")
+    with pytest.raises(RateLimited):
+        services.add_information(req=req, text="再补充", ip="10.7.7.7")
+    assert (
+        Entry.objects.filter(request=req, kind=EntryKind.ADDED).count()
+        == services.ADDITIONS_PER_IP[0]
+    )

@@ -1015,5 +1015,5 @@ def public_rate(request, payload: PublicRateIn):
 )
 def public_add(request, payload: PublicAddIn):
     req = _found(request, payload)
-    services.add_information(req=req, text=payload.text)
+    services.add_information(req=req, text=payload.text, ip=client_ip(request))
     return _fresh(req)

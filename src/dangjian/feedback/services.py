@@ -45,6 +45,9 @@ ADD_MAX = 1000
 SUBMIT_PER_IP = (5, 3600)
 SUBMIT_PER_PHONE = (3, 3600)
 LOOKUPS_PER_IP = (20, 600)
+# Additions: each tells the staff, so a code in the wrong hands must not flood them.
+ADDITIONS_PER_IP = (10, 3600)
+ADDITIONS_PER_REQUEST = (20, 86400)
 
 REQUEST_FIELDS = [
     "category",
@@ -354,12 +357,14 @@ def _allowed(req: PublicRequest, action: str, message=None) -> str:
 
 
 @transaction.atomic
-def add_information(*, req: PublicRequest, text, photo_files=()) -> Entry:
+def add_information(*, req: PublicRequest, text, photo_files=(), ip: str | None = None) -> Entry:
     """The person adds to their request (more details, photos)."""
     text = _text(text, "text", ADD_MAX, required=True, lines=True)
     photo_files = list(photo_files or [])
     req = _lock(req)
     _allowed(req, "add")
+    _throttle("feedback.add.ip", ip or "", ADDITIONS_PER_IP)
+    _throttle("feedback.add.request", str(req.pk), ADDITIONS_PER_REQUEST)
     if len(photo_files) + req.photos.count() > photos.MAX_PHOTOS * 2:
         raise ValidationFailed(
             _("At most %(n)d photos.") % {"n": photos.MAX_PHOTOS * 2},

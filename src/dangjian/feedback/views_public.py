@@ -262,7 +262,10 @@ def add(request, number):
     if form.is_valid():
         try:
             services.add_information(
-                req=req, text=form.cleaned_data["text"], photo_files=form.cleaned_data["photos"]
+                req=req,
+                text=form.cleaned_data["text"],
+                photo_files=form.cleaned_data["photos"],
+                ip=client_ip(request),
             )
         except ServiceError as exc:
             code, error = _show_error(form, exc), exc
