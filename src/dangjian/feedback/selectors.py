@@ -268,7 +268,16 @@ def figures(qs: QuerySet, now: datetime.datetime | None = None) -> dict:
     return data
 
 
-def figures_by_month(qs: QuerySet) -> list[dict]:
+def _late(now) -> Q:
+    """Answered after the deadline, or still open past it: what `figures` counts as late."""
+    open_q = Q(status__in=sorted(rules.OPEN))
+    return Q(answered_at__gt=F("answer_due_at")) | (open_q & Q(answer_due_at__lt=now))
+
+
+def figures_by_month(qs: QuerySet, now: datetime.datetime | None = None) -> list[dict]:
+    """Per month of submission: volume, answered, late (as in `figures`) and its share of the
+    volume, average rating."""
+    now = now or timezone.now()
     rows = (
         qs.exclude(status=Status.MERGED)
         .annotate(month=TruncMonth("submitted_at"))
@@ -276,7 +285,7 @@ def figures_by_month(qs: QuerySet) -> list[dict]:
         .annotate(
             total=Count("id"),
             answered=Count("id", filter=Q(answered_at__isnull=False)),
-            late=Count("id", filter=Q(answered_at__gt=F("answer_due_at"))),
+            late=Count("id", filter=_late(now)),
             avg_rating=Avg("rating"),
         )
         .order_by("month")
@@ -286,7 +295,8 @@ def figures_by_month(qs: QuerySet) -> list[dict]:
         month = row["month"]
         if isinstance(month, datetime.datetime):
             month = timezone.localtime(month).date() if timezone.is_aware(month) else month.date()
-        out.append(row | {"month": month.strftime("%Y-%m")})
+        share = round(100 * row["late"] / row["total"], 1) if row["total"] else None
+        out.append(row | {"month": month.strftime("%Y-%m"), "late_share": share})
     return out
 
 

@@ -169,14 +169,20 @@ def route_rules() -> list[rules.RouteRule]:
 
 def words_of(text: str, keywords: set[str] = frozenset()) -> list[str]:
     """The words of a Chinese text (jieba), the administrators' keywords known to the
-    segmenter, so "路灯坏了" yields 路灯 when 路灯 is a keyword."""
+    segmenter, so "路灯坏了" yields 路灯 when 路灯 is a keyword.
+
+    The segmenter still cuts a known word apart by its context ("路灯不亮" gives 路 / 灯不亮), so a
+    keyword of two or more characters found in the text counts as one of its words too."""
     import jieba
 
     jieba.setLogLevel(60)
     for word in keywords:
         if len(word) > 1 and jieba.dt.FREQ.get(word) is None:
             jieba.add_word(word)
-    return [w for w in jieba.lcut(text) if w.strip()]
+    words = [w for w in jieba.lcut(text) if w.strip()]
+    seen = set(words)
+    words += sorted(k for k in keywords if len(k) > 1 and k not in seen and k in text)
+    return words
 
 
 def suggest(text: str, category: str, within: Organization | None = None) -> rules.Route | None:
