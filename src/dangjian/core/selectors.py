@@ -143,6 +143,19 @@ def get_organization_by_code(user, code: str, action: str = "org.view") -> Organ
     return org
 
 
+def top_organization(user, action: str) -> Organization | None:
+    """Where the user's scope for `action` starts (the first of them, when several): the page
+    a report opens on when no organisation is asked for."""
+    prefixes = scope_for(user, action)
+    if "" in prefixes:
+        return Organization.objects.get_root_nodes().order_by("display_order", "path").first()
+    return (
+        Organization.objects.filter(path__in=prefixes)
+        .order_by("depth", "display_order", "path")
+        .first()
+    )
+
+
 def scope_roots(user) -> QuerySet:
     """The organisations at the top of what the user may see (where the tree starts)."""
     prefixes = scope_for(user, "org.view")

@@ -147,16 +147,8 @@ def _ancestors(user, org: Organization) -> list[Organization]:
 
 
 def _top_org(user) -> Organization:
-    """Where the user's dues scope starts (the first of them, when several)."""
-    prefixes = core_selectors.scope_for(user, VIEW)
-    if "" in prefixes:
-        org = Organization.objects.get_root_nodes().order_by("display_order", "path").first()
-    else:
-        org = (
-            Organization.objects.filter(path__in=prefixes)
-            .order_by("depth", "display_order", "path")
-            .first()
-        )
+    """Where the user's dues scope starts; 404 when it is nowhere."""
+    org = core_selectors.top_organization(user, VIEW)
     if org is None:
         raise Http404
     return org

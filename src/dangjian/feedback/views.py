@@ -69,16 +69,8 @@ def _status(*forms_) -> int:
 
 
 def _top_org(user, action=VIEW) -> Organization:
-    """Where the user's scope for `action` starts (the first of them, when several)."""
-    prefixes = core_selectors.scope_for(user, action)
-    if "" in prefixes:
-        org = Organization.objects.get_root_nodes().order_by("display_order", "path").first()
-    else:
-        org = (
-            Organization.objects.filter(path__in=prefixes)
-            .order_by("depth", "display_order", "path")
-            .first()
-        )
+    """Where the user's scope for `action` starts; 404 when it is nowhere."""
+    org = core_selectors.top_organization(user, action)
     if org is None:
         raise Http404
     return org
