@@ -11,6 +11,7 @@ from django import forms
 from django.core.cache import caches
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import ngettext
 from PIL import Image
 
 from dangjian.core import captcha
@@ -268,7 +269,12 @@ def test_pictures_are_limited_per_address(client, monkeypatch, settings):
     refused = client.get(url, REMOTE_ADDR="198.51.100.4", HTTP_X_FORWARDED_FOR="192.0.2.1")
     assert refused.status_code == 429 and no_store(refused)
     assert 0 < int(refused["Retry-After"]) <= 60
-    assert "Too many attempts" in refused.content.decode()
+    expected = ngettext(
+        "Too many attempts: try again in %(n)d minute.",
+        "Too many attempts: try again in %(n)d minutes.",
+        1,
+    ) % {"n": 1}
+    assert refused.content.decode() == expected
     assert client.get(url, REMOTE_ADDR="198.51.100.5").status_code == 200
 
 

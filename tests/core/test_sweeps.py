@@ -21,6 +21,7 @@ from dangjian.transfers.models import State, Transfer
 EXPIRE = "dangjian.transfers.services.expire_letters"
 REMIND = "dangjian.committees.reminders.send_reelection_reminders"
 STUCK = "dangjian.transfers.notices.remind_stuck_transfers"
+DEADLINES = "dangjian.feedback.sweep.sweep_deadlines"
 
 
 def days_ago(n: int) -> datetime.date:
@@ -48,8 +49,8 @@ def due_term(people, tree):
 
 @pytest.mark.django_db
 def test_run_all_runs_every_sweep_once_and_again_does_nothing(stale_letter, due_term):
-    assert sweeps.run_all() == {EXPIRE: 1, REMIND: 2, STUCK: 0}
-    assert sweeps.run_all() == {EXPIRE: 0, REMIND: 0, STUCK: 0}
+    assert sweeps.run_all() == {EXPIRE: 1, REMIND: 2, STUCK: 0, DEADLINES: 0}
+    assert sweeps.run_all() == {EXPIRE: 0, REMIND: 0, STUCK: 0, DEADLINES: 0}
     stale_letter.refresh_from_db()
     assert stale_letter.state == State.EXPIRED
     assert AuditEvent.objects.filter(action="letter.expire").count() == 1
@@ -98,6 +99,7 @@ def test_sweep_command_says_what_it_did(stale_letter, due_term):
         "expire_letters: 1",
         "send_reelection_reminders: 2",
         "remind_stuck_transfers: 0",
+        "sweep_deadlines: 0",
     ]
     out = io.StringIO()
     call_command("sweep", stdout=out)
@@ -105,6 +107,7 @@ def test_sweep_command_says_what_it_did(stale_letter, due_term):
         "expire_letters: 0",
         "send_reelection_reminders: 0",
         "remind_stuck_transfers: 0",
+        "sweep_deadlines: 0",
     ]
 
 

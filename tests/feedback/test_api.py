@@ -8,12 +8,13 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils.translation import gettext
 
 from dangjian.core import captcha
 from dangjian.core import services as core_services
 from dangjian.core.models import AuditEvent
 from dangjian.feedback import services
-from dangjian.feedback.models import Entry, PublicRequest, RoutingRule, Status
+from dangjian.feedback.models import Category, Entry, EntryKind, PublicRequest, RoutingRule, Status
 from tests.captchas import answer_for
 from tests.members.test_api import ApiClient, assert_error
 
@@ -24,7 +25,10 @@ P = "/api/v1/public"
 NAME, PHONE, EMAIL = "王大妈", "13812345678", "wang.dama@example.cn"
 # Everything of the person that must never appear in a public answer, masked or not.
 PERSONAL = (NAME, "王**", PHONE, "138****5678", EMAIL, "w***@example.cn")
-NOT_FOUND = "No request matches this tracking number and check code."
+
+
+def not_found() -> str:
+    return gettext("No request matches this tracking number and check code.")
 
 
 @pytest.fixture
@@ -192,7 +196,7 @@ def test_adding_to_a_request_and_reopening_it(public, submit, people):
     assert added.status_code == 200, added.content
     assert added.json()["history"][-1] == {
         "kind": "added",
-        "kind_name": "More information from the person",
+        "kind_name": str(EntryKind.ADDED.label),
         "at": added.json()["history"][-1]["at"],
         "text": "灯杆编号 DJ-0231",
     }
@@ -266,7 +270,7 @@ def test_a_wrong_number_or_code_gets_one_answer(public, submit, bad):
     for path in ("status", "rate", "add"):
         extra = {"rating": 5} if path == "rate" else {"text": "补充"} if path == "add" else {}
         body = assert_error(public.post(f"{P}/requests/{path}", given | extra), 404, "not_found")
-        assert body["message"] == NOT_FOUND and "field" not in body
+        assert body["message"] == not_found() and "field" not in body
 
 
 def test_the_check_code_never_travels_in_a_url(public, submit):
@@ -517,7 +521,12 @@ def test_figures_by_child_within_the_scope(oscar, alice, submit, people, tree):
     children = {row["organization"]["code"]: row for row in body["by_child"]}
     assert children["B01"]["total"] == 2 and children["B02"]["total"] == 1
     assert body["by_category"] == [
-        {"category": "help", "category_name": "Request for help", "total": 3, "avg_rating": 4.0}
+        {
+            "category": "help",
+            "category_name": str(Category.HELP.label),
+            "total": 3,
+            "avg_rating": 4.0,
+        }
     ]
     assert sum(row["total"] for row in body["by_month"]) == 3
     assert alice.get(f"{F}/figures").json()["total"] == 2
