@@ -293,8 +293,9 @@ def test_too_many_submissions_from_one_address_answer_429(public):
 
 def test_too_many_look_ups_from_one_address_answer_429(public, submit):
     req, _code = submit()
-    for _ in range(services.LOOKUPS_PER_IP[0]):
-        assert public.post(f"{P}/requests/status", lookup(req, "WRONG2")).status_code == 404
+    for i in range(services.LOOKUPS_PER_IP[0]):
+        wrong = {"number": f"20000101-{i:06d}", "check_code": "WRONG2"}
+        assert public.post(f"{P}/requests/status", wrong).status_code == 404
     response = public.post(f"{P}/requests/status", lookup(req, "WRONG2"))
     assert_error(response, 429, "rate_limited")
     assert int(response["Retry-After"]) > 0
@@ -585,3 +586,9 @@ def test_an_answer_reaches_the_status_of_a_request_submitted_through_the_service
     oscar.post(url(req, "answer"), {"reply": "已处理。", "signed": "城关镇党委"})
     status = private(public.post(f"{P}/requests/status", lookup(req, code))).json()
     assert status["replied_by"] == "城关镇党委" and status["status"] == Status.ANSWERED
+
+
+@pytest.mark.parametrize("params", [{"until": "9999-12-31"}, {"since": "0001-01-01"}])
+def test_figures_refuse_dates_out_of_range_without_a_500(oscar, params):
+    response = oscar.get(f"{F}/figures", params)
+    assert response.status_code == 422 and response.json()["code"] == "invalid", response.content

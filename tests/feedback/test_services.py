@@ -141,12 +141,38 @@ def test_a_wrong_number_or_code_gets_one_answer(submit, bad):
 
 
 def test_look_ups_are_limited_per_address(submit):
-    req, _code = submit()
-    for _ in range(services.LOOKUPS_PER_IP[0]):
+    req, code = submit()
+    for i in range(services.LOOKUPS_PER_IP[0]):
         with pytest.raises(NotFound):
-            services.find_for_public(req.number, "WRONG2", ip="10.9.9.9")
+            services.find_for_public(f"20000101-{i:06d}", "WRONG2", ip="10.9.9.9")
     with pytest.raises(RateLimited):
-        services.find_for_public(req.number, "WRONG2", ip="10.9.9.9")
+        services.find_for_public(req.number, code, ip="10.9.9.9")
+
+
+def test_wrong_codes_are_limited_per_number_from_any_address(submit):
+    req, code = submit()
+    for i in range(services.FAILURES_PER_NUMBER[0]):
+        with pytest.raises(NotFound):
+            services.find_for_public(req.number, "WRONG2", ip=f"10.8.0.{i}")
+    with pytest.raises(RateLimited):  # even the right code, until the window ends
+        services.find_for_public(req.number, code, ip="10.8.1.1")
+    other, other_code = submit(ip="10.2.2.2")
+    assert services.find_for_public(other.number, other_code, ip="10.8.1.1").pk == other.pk
+
+
+def test_an_unknown_number_is_limited_like_a_known_one(submit):
+    for i in range(services.FAILURES_PER_NUMBER[0]):
+        with pytest.raises(NotFound):
+            services.find_for_public("20000101-000001", "WRONG2", ip=f"10.6.0.{i}")
+    with pytest.raises(RateLimited):
+        services.find_for_public("20000101-000001", "WRONG2", ip="10.6.1.1")
+
+
+def test_check_codes_survive_a_new_data_key(submit, settings):
+    req, code = submit()
+    settings.DATA_KEY = "another-data-key-of-at-least-32-characters!"
+    assert services.find_for_public(req.number, code).pk == req.pk
+    assert code not in req.check_hash
 
 
 def test_submissions_are_limited_per_address_and_per_phone(submit):
@@ -324,3 +350,71 @@ def test_additions_are_limited_per_address(submit):
         Entry.objects.filter(request=req, kind=EntryKind.ADDED).count()
         == services.ADDITIONS_PER_IP[0]
     )
+
+
+def test_the_public_history_hides_the_staffs_words(submit, people, tree):
+    req, _code = submit()
+    services.forward(actor=people["alice"], req=req, to_org=tree["branch_b"], reason="内部原因X")
+    texts = [e.text for e in selectors.history(req, public=True)]
+    assert "内部原因X" not in "".join(texts)
+    assert "内部原因X" in "".join(e.text for e in selectors.history(req))
+
+
+def test_featured_answers_hide_numbers_typed_into_the_text(submit, people):
+    req, _code = submit(
+        text="我家电话13812345678，身份证11010519491231002X，路灯坏了", allow_public=True
+    )
+    req = services.answer(actor=people["alice"], req=req, reply="已联系 wang@example.cn 处理")
+    services.feature(actor=people["alice"], req=req, shown=True)
+    [shown] = selectors.featured_answers()
+    published = shown["text"] + shown["reply"]
+    for secret in ("13812345678", "11010519491231002X", "wang@example.cn"):
+        assert secret not in published
+    assert "路灯坏了" in shown["text"]
+
+
+def test_merging_back_and_forth_is_refused(submit, people):
+    alice = people["alice"]
+    a, _c = submit()
+    b, _c = submit(text="同一盏路灯，第二次反映")
+    services.merge(actor=alice, req=b, into=a)
+    assert fails(lambda: services.merge(actor=alice, req=a, into=b)) == ("wrong_status", "into")
+
+
+def test_the_person_of_a_merged_request_hears_the_answer(
+    submit, people, smtp, django_capture_on_commit_callbacks
+):
+    a, _c = submit()
+    b, _c = submit(text="同一盏路灯，第二次反映", email="li@example.cn", consent_contact=True)
+    services.merge(actor=people["alice"], req=b, into=a)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.answer(actor=people["alice"], req=a, reply="今天修好")
+    [(_sender, to, mail)] = smtp.received
+    assert to == ["li@example.cn"] and b.number in mail["Subject"]
+    assert "今天修好" in mail.get_content()
+
+
+def test_forwarding_lets_the_new_organisation_be_reminded(submit, people, tree):
+    from django.utils import timezone
+
+    req, _code = submit()
+    PublicRequest.objects.filter(pk=req.pk).update(
+        answer_due_at=timezone.now() + datetime.timedelta(hours=3)
+    )
+    assert services.claim_due_soon() == [req.pk]
+    services.forward(actor=people["alice"], req=req, to_org=tree["branch_b"], reason="属西街")
+    assert services.claim_due_soon() == [req.pk]
+    assert Notification.objects.filter(user=people["bob"], key__contains=":soon:").count() == 1
+
+
+def test_a_request_not_acknowledged_in_time_is_overdue(submit, people):
+    from django.utils import timezone
+
+    req, _code = submit()
+    PublicRequest.objects.filter(pk=req.pk).update(
+        ack_due_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    assert [r.pk for r in selectors.inbox(people["alice"], view="overdue")] == [req.pk]
+    assert selectors.inbox_counts(people["alice"])["overdue"] == 1
+    services.accept(actor=people["alice"], req=req)
+    assert list(selectors.inbox(people["alice"], view="overdue")) == []

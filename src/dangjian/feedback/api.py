@@ -286,11 +286,16 @@ class FeedbackDeskOut(Schema):
 # Input: staff ------------------------------------------------------------------------------------
 
 
+# Bounds of the figures' dates: beyond them date arithmetic overflows, and nothing lies there.
+FIRST_DAY, LAST_DAY = datetime.date(2000, 1, 1), datetime.date(2100, 12, 31)
+
+
 class FeedbackInboxFilter(Schema):
     view: Literal[selectors.INBOX_VIEWS] = Field(
         "open",
-        description="open (default), new, mine (given to me), soon (due within 2 days), "
-        "overdue, escalated, answered, all",
+        description="open (default), new, mine (given to me), soon (answer due within a day), "
+        "overdue (past the answer deadline, or not acknowledged past that one), escalated, "
+        "answered, all",
     )
     org: int | None = IdField(None, description="an organisation's subtree")
     exact: bool = Field(False, description="with org: only the requests it owns itself")
@@ -334,8 +339,12 @@ class FeedbackFeatureIn(Schema):
 
 class FeedbackFiguresFilter(Schema):
     org: int | None = IdField(None, description="an organisation's subtree; default: all in scope")
-    since: datetime.date | None = Field(None, description="submitted on or after")
-    until: datetime.date | None = Field(None, description="submitted on or before")
+    since: datetime.date | None = Field(
+        None, ge=FIRST_DAY, le=LAST_DAY, description="submitted on or after"
+    )
+    until: datetime.date | None = Field(
+        None, ge=FIRST_DAY, le=LAST_DAY, description="submitted on or before"
+    )
 
 
 class RoutingRuleFilter(Schema):
@@ -813,22 +822,6 @@ class PublicStatusOut(Schema):
     history: list[PublicEntryOut]
 
 
-# Texts of the history the person reads: their own words, replies and reasons (a forward's reason
-# or the routing note are the staff's).
-_PUBLIC_TEXT = frozenset(
-    {EntryKind.ADDED, EntryKind.ANSWERED, EntryKind.REJECTED, EntryKind.RATED, EntryKind.REOPENED}
-)
-
-
-def _may_rate(req: PublicRequest) -> bool:
-    if rules.next_status("rate", req.status) is None:
-        return False
-    if req.rating is None:
-        return True
-    # Rated before: once more only after a reopening brought a new answer.
-    return bool(req.reopened and req.answered_at and req.rated_at < req.answered_at)
-
-
 def _public_status(req: PublicRequest) -> dict:
     merged = None
     if req.status == RequestStatus.MERGED and req.merged_into_id:
@@ -840,7 +833,7 @@ def _public_status(req: PublicRequest) -> dict:
             "public_reply": into.public_reply,
             "answered_at": into.answered_at,
         }
-    may_rate = _may_rate(req)
+    may_rate = rules.may_rate(req.status, req.rated_at, req.answered_at)
     return {
         "number": req.number,
         "category": req.category,
@@ -868,7 +861,7 @@ def _public_status(req: PublicRequest) -> dict:
                 "kind": e.kind,
                 "kind_name": str(e.get_kind_display()),
                 "at": e.created_at,
-                "text": e.text if e.kind in _PUBLIC_TEXT else "",
+                "text": e.text,
             }
             for e in selectors.history(req, public=True)
         ],

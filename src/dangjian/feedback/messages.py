@@ -94,41 +94,45 @@ def request_due_soon(req: PublicRequest) -> int:
     )
 
 
-def submitter_text(req: PublicRequest) -> tuple[str, str]:
-    """Subject and text telling the person what happened; no personal data in it."""
+def submitter_text(req: PublicRequest, number: str | None = None) -> tuple[str, str]:
+    """Subject and text telling the person what happened to `req`; `number` is theirs when
+    their request was merged into it. No personal data in it."""
+    number = number or req.number
     status = req.get_status_display()
-    subject = _("Your request %(number)s: %(status)s") % {"number": req.number, "status": status}
+    subject = _("Your request %(number)s: %(status)s") % {"number": number, "status": status}
     if req.status == Status.ANSWERED:
         body = _("%(org)s answered your request %(number)s: %(reply)s") % {
             "org": req.replied_by or req.organization.name,
-            "number": req.number,
+            "number": number,
             "reply": req.public_reply[:300],
         }
     elif req.status == Status.REJECTED:
         body = _("Your request %(number)s was not taken up: %(reason)s") % {
-            "number": req.number,
+            "number": number,
             "reason": req.reject_reason[:300],
         }
     else:
         body = _("Your request %(number)s is now: %(status)s.") % {
-            "number": req.number,
+            "number": number,
             "status": status,
         }
     body += " " + _("See it with your tracking number and check code on the request desk.")
     return subject, body
 
 
-def tell_submitter(req: PublicRequest) -> bool:
-    """E-mail and SMS on commit, when the person agreed and left an address."""
-    if not req.consent_contact:
+def tell_submitter(req: PublicRequest, *, about: PublicRequest | None = None) -> bool:
+    """E-mail and SMS on commit, when the person agreed and left an address. `about`: a request
+    merged into `req`, whose person hears what happened to `req`."""
+    person = about or req
+    if not person.consent_contact:
         return False
-    email = crypto.decrypt(req.email_encrypted) if req.email_encrypted else None
-    phone = crypto.decrypt(req.phone_encrypted) if req.phone_encrypted else None
+    email = crypto.decrypt(person.email_encrypted) if person.email_encrypted else None
+    phone = crypto.decrypt(person.phone_encrypted) if person.phone_encrypted else None
     from .services import is_mobile
 
     phone = phone if phone and is_mobile(phone) else None
     if not (email or phone):
         return False
-    subject, body = submitter_text(req)
+    subject, body = submitter_text(req, person.number)
     channels.notify_on_commit(email=email, phone=phone, subject=subject, body=body)
     return True

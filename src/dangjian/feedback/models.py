@@ -97,7 +97,7 @@ class PublicRequest(models.Model):
     """A request or opinion from the public (群众诉求)."""
 
     number = models.CharField(_("tracking number"), max_length=20, unique=True)
-    check_hash = models.CharField(max_length=64, editable=False)
+    check_hash = models.CharField(max_length=128, editable=False)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     desk = models.ForeignKey(
         Desk, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
@@ -220,6 +220,13 @@ PUBLIC_KINDS = frozenset(
         EntryKind.RATED,
         EntryKind.REOPENED,
     }
+)
+
+
+# Of those, the steps whose text the person reads: their own words, replies and reasons given to
+# them. A forward's reason, a merge note and the routing note are the staff's.
+PUBLIC_TEXT_KINDS = frozenset(
+    {EntryKind.ADDED, EntryKind.ANSWERED, EntryKind.REJECTED, EntryKind.RATED, EntryKind.REOPENED}
 )
 
 

@@ -8,6 +8,9 @@ calendar, the administrator's routing rules and deadline overrides).
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -77,7 +80,12 @@ def check_deadline_days(ack: int, answer: int) -> None:
         raise ValueError("acknowledging cannot take longer than answering")
 
 
-def due_state(due: datetime.datetime | None, done: bool, now: datetime.datetime, soon_hours=24):
+SOON_HOURS = 24  # "due soon": the inbox tab, the reminder of the sweep, the badges
+
+
+def due_state(
+    due: datetime.datetime | None, done: bool, now: datetime.datetime, soon_hours=SOON_HOURS
+):
     """'done', 'overdue', 'soon' (within `soon_hours`) or 'ok' for one deadline."""
     if done or due is None:
         return "done"
@@ -140,6 +148,14 @@ def may_reopen(rating: int, reopened: int) -> bool:
     return rating <= UNSATISFIED and reopened < REOPENS_ALLOWED
 
 
+def may_rate(status: str, rated_at, answered_at) -> bool:
+    """An answer is rated once: the request must be answered (or closed), and any earlier rating
+    must be older than the latest answer (a reopened request's new answer is rated again)."""
+    if next_status("rate", status) is None:
+        return False
+    return not (rated_at and answered_at and rated_at >= answered_at)
+
+
 # Tracking numbers and check codes -----------------------------------------------------------------
 
 # Without look-alikes (0/O, 1/I/L), so a code read aloud on the phone or copied from paper works.
@@ -157,6 +173,31 @@ def check_code(draw=secrets.choice) -> str:
     return "".join(draw(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+# Check codes are stored as salted PBKDF2 digests, not under the data key: rotating the data key
+# must not invalidate codes people wrote on paper, and a leaked table must not give codes away
+# cheaply (31^6 codes). Fewer rounds than a password needs: guesses are also limited per address
+# and per number, and each look-up must stay fast.
+CODE_ROUNDS = 20_000
+
+
+def seal_code(code: str, salt: str | None = None, rounds: int = CODE_ROUNDS) -> str:
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.pbkdf2_hmac("sha256", normalise_code(code).encode(), salt.encode(), rounds)
+    return f"p2${rounds}${salt}${digest.hex()}"
+
+
+def code_matches(code: str, sealed: str) -> bool:
+    """Constant time for a given sealed value; a malformed one matches nothing."""
+    try:
+        scheme, rounds, salt, _digest = sealed.split("$")
+        rounds = int(rounds)
+    except ValueError:
+        return False
+    if scheme != "p2" or not 1_000 <= rounds <= 1_000_000:
+        return False
+    return hmac.compare_digest(seal_code(code, salt, rounds).encode(), sealed.encode())
+
+
 def normalise_code(text: str) -> str:
     return "".join(str(text or "").split()).upper()
 
@@ -169,6 +210,28 @@ def normalise_number(text: str) -> str:
     if len(digits) == 14 and digits.isdigit():
         return f"{digits[:8]}-{digits[8:]}"
     return raw
+
+
+# A dummy to compare against when the number does not exist: the same work either way.
+NO_CODE = seal_code("-", "0" * 16)
+
+
+# Personal data in published text ----------------------------------------------------------------
+
+_SCRUBS = (
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "***@***"),
+    (re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)|(?<!\d)\d{15}(?!\d)"), "[身份证号已隐去]"),
+    (re.compile(r"(?<!\d)(\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"), "1**********"),
+    (re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"), "0***-********"),
+)
+
+
+def scrub(text: str) -> str:
+    """Text fit for the public page: e-mail addresses, ID numbers and phone numbers people typed
+    into their request (or staff into a reply) are replaced."""
+    for pattern, replacement in _SCRUBS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 # Routing -----------------------------------------------------------------------------------------

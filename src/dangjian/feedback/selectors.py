@@ -17,7 +17,7 @@ from dangjian.core.errors import NotFound
 from dangjian.core.models import Organization
 
 from . import rules
-from .models import Desk, Entry, PublicRequest, RoutingRule, Status
+from .models import PUBLIC_TEXT_KINDS, Desk, Entry, PublicRequest, RoutingRule, Status
 
 
 def requests(user, action: str = "feedback.view") -> QuerySet:
@@ -34,6 +34,21 @@ def get_request(user, pk, action: str = "feedback.view") -> PublicRequest:
     if found is None:
         raise NotFound("request not found")
     return found
+
+
+def overdue_q(now: datetime.datetime) -> Q:
+    """Open requests past their answer deadline, or still not acknowledged past that one."""
+    return Q(status__in=sorted(rules.OPEN)) & (
+        Q(answer_due_at__lt=now) | Q(status=Status.RECEIVED, ack_due_at__lt=now)
+    )
+
+
+def soon_q(now: datetime.datetime) -> Q:
+    return Q(
+        status__in=sorted(rules.OPEN),
+        answer_due_at__gte=now,
+        answer_due_at__lte=now + datetime.timedelta(hours=rules.SOON_HOURS),
+    )
 
 
 INBOX_VIEWS = ("open", "new", "mine", "soon", "overdue", "escalated", "answered", "all")
@@ -68,11 +83,9 @@ def inbox(
     elif view == "mine":
         qs = qs.filter(open_q, assignee_id=getattr(user, "pk", None))
     elif view == "soon":
-        qs = qs.filter(
-            open_q, answer_due_at__gte=now, answer_due_at__lte=now + datetime.timedelta(days=2)
-        )
+        qs = qs.filter(soon_q(now))
     elif view == "overdue":
-        qs = qs.filter(open_q, answer_due_at__lt=now)
+        qs = qs.filter(overdue_q(now))
     elif view == "escalated":
         qs = qs.filter(open_q, escalated_at__isnull=False)
     elif view == "answered":
@@ -97,12 +110,8 @@ def inbox_counts(user, now: datetime.datetime | None = None) -> dict[str, int]:
         open=Count("id", filter=open_q),
         new=Count("id", filter=Q(status=Status.RECEIVED)),
         mine=Count("id", filter=open_q & Q(assignee_id=getattr(user, "pk", None))),
-        soon=Count(
-            "id",
-            filter=open_q
-            & Q(answer_due_at__gte=now, answer_due_at__lte=now + datetime.timedelta(days=2)),
-        ),
-        overdue=Count("id", filter=open_q & Q(answer_due_at__lt=now)),
+        soon=Count("id", filter=soon_q(now)),
+        overdue=Count("id", filter=overdue_q(now)),
         escalated=Count("id", filter=open_q & Q(escalated_at__isnull=False)),
         answered=Count("id", filter=Q(status__in=[Status.ANSWERED, Status.CLOSED])),
         all=Count("id"),
@@ -135,6 +144,9 @@ def history(req: PublicRequest, *, public: bool = False) -> list[Entry]:
     entries = list(Entry.objects.filter(request=req).select_related("author", "from_org", "to_org"))
     if public:
         entries = [e for e in entries if e.public]
+        for e in entries:
+            if e.kind not in PUBLIC_TEXT_KINDS:
+                e.text = ""  # the staff's words (a forward's reason), not for the person
     return entries
 
 
@@ -210,7 +222,8 @@ def desks(user) -> QuerySet:
 
 def featured_answers(limit: int = 10) -> list[dict]:
     """Answered requests staff chose to show, which their submitters allowed: category, place,
-    text and reply only (nothing of the person)."""
+    text and reply only, with phone numbers, e-mail addresses and ID numbers typed into them
+    replaced (nothing of the person)."""
     rows = (
         PublicRequest.objects.filter(featured=True, allow_public=True)
         .filter(status__in=[Status.ANSWERED, Status.CLOSED])
@@ -222,8 +235,8 @@ def featured_answers(limit: int = 10) -> list[dict]:
             "category": r.get_category_display(),
             "place": str(r.desk) if r.desk else r.organization.name,
             "organization": r.organization.name,
-            "text": r.text,
-            "reply": r.public_reply,
+            "text": rules.scrub(r.text),
+            "reply": rules.scrub(r.public_reply),
             "submitted_on": timezone.localtime(r.submitted_at).date(),
             "answered_on": timezone.localtime(r.answered_at).date() if r.answered_at else None,
             "rating": r.rating,

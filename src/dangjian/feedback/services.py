@@ -9,7 +9,6 @@ staff functions take the acting user and check `feedback.handle` where the reque
 import datetime
 import re
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -45,6 +44,7 @@ ADD_MAX = 1000
 SUBMIT_PER_IP = (5, 3600)
 SUBMIT_PER_PHONE = (3, 3600)
 LOOKUPS_PER_IP = (20, 600)
+FAILURES_PER_NUMBER = (10, 3600)
 # Additions: each tells the staff, so a code in the wrong hands must not flood them.
 ADDITIONS_PER_IP = (10, 3600)
 ADDITIONS_PER_REQUEST = (20, 86400)
@@ -277,7 +277,7 @@ def submit(
             break
     if req is None:  # a million numbers a day: five draws colliding means something is wrong
         raise Conflict(_("Please send the request again."), code="try_again")
-    req.check_hash = crypto.keyed_hash("feedback:" + code)
+    req.check_hash = rules.seal_code(code)
     req.category = category
     req.desk = desk
     req.organization = owner
@@ -312,7 +312,9 @@ def submit(
 
 def find_for_public(number, code, *, ip: str | None = None) -> PublicRequest:
     """The request with this tracking number and check code. One answer for a wrong number and
-    a wrong code, so nobody learns which numbers exist; look-ups are limited per address."""
+    a wrong code, so nobody learns which numbers exist. Look-ups are limited per address, and
+    wrong codes per number: guessing one request's code from many addresses stops after
+    FAILURES_PER_NUMBER tries (the right code too, until the window ends)."""
     _throttle("feedback.lookup.ip", ip or "", LOOKUPS_PER_IP)
     number = rules.normalise_number(number)
     code = rules.normalise_code(code)
@@ -323,9 +325,15 @@ def find_for_public(number, code, *, ip: str | None = None) -> PublicRequest:
             .filter(number=number)
             .first()
         )
-    digest = crypto.keyed_hash("feedback:" + code)
-    # Compared in constant time, and a hash is computed whether or not the number exists.
-    if found is None or not _same(found.check_hash, digest):
+    # Wrong codes are counted per number whether or not it exists, so the limit itself does
+    # not tell which numbers do.
+    limit, window = FAILURES_PER_NUMBER
+    key = number[:20]
+    if ratelimit.peek("feedback.lookup.number", key, limit=limit) <= 0:
+        ratelimit.hit("feedback.lookup.number", key, limit=limit, window=window)
+    matches = rules.code_matches(code, found.check_hash if found else rules.NO_CODE)
+    if found is None or not matches:
+        ratelimit.hit("feedback.lookup.number", key, limit=limit, window=window)
         raise NotFound(
             _("No request matches this tracking number and check code."), code="not_found"
         )
@@ -334,12 +342,6 @@ def find_for_public(number, code, *, ip: str | None = None) -> PublicRequest:
             pk=found.merged_into_id
         )
     return found
-
-
-def _same(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def _lock(req: PublicRequest) -> PublicRequest:
@@ -415,9 +417,7 @@ def rate(*, req: PublicRequest, rating, comment="", reopen=False) -> PublicReque
     req = _lock(req)
     before = audit.snapshot(req, REQUEST_FIELDS)
     _allowed(req, "rate", _("The request can be rated once it is answered."))
-    if req.rating is not None and not req.reopened:
-        raise Conflict(_("This answer has been rated already."), code="already_rated")
-    if req.rated_at and req.answered_at and req.rated_at >= req.answered_at:
+    if not rules.may_rate(req.status, req.rated_at, req.answered_at):
         raise Conflict(_("This answer has been rated already."), code="already_rated")
     now = timezone.now()
     req.rating, req.rating_comment, req.rated_at, req.updated_at = rating, comment, now, now
@@ -456,9 +456,17 @@ def _require(actor, req_or_org, action: str = "feedback.handle") -> None:
     raise NotFound(_("Not found."))
 
 
-def _staff_change(actor, req, action, *, entry_kind, text="", **changes) -> PublicRequest:
-    _require(actor, req)
+def _locked(actor, req: PublicRequest, action: str = "feedback.handle") -> PublicRequest:
+    """The request locked, then the permission checked on what it is now: a colleague may have
+    forwarded it elsewhere a moment ago. Before any input is looked at, so someone who may not
+    act hears so whatever they send."""
     req = _lock(req)
+    _require(actor, req, action)
+    return req
+
+
+def _staff_change(actor, req, action, *, entry_kind, text="", **changes) -> PublicRequest:
+    """A step of handling on a request `_locked` by the caller."""
     before = audit.snapshot(req, REQUEST_FIELDS)
     status = _allowed(req, action)
     now = timezone.now()
@@ -476,21 +484,20 @@ def _staff_change(actor, req, action, *, entry_kind, text="", **changes) -> Publ
 
 @transaction.atomic
 def accept(*, actor, req: PublicRequest) -> PublicRequest:
-    req = _staff_change(actor, req, "accept", entry_kind=EntryKind.ACCEPTED)
+    req = _staff_change(actor, _locked(actor, req), "accept", entry_kind=EntryKind.ACCEPTED)
     messages.tell_submitter(req)
     return req
 
 
 @transaction.atomic
 def start(*, actor, req: PublicRequest) -> PublicRequest:
-    return _staff_change(actor, req, "start", entry_kind=EntryKind.STARTED)
+    return _staff_change(actor, _locked(actor, req), "start", entry_kind=EntryKind.STARTED)
 
 
 @transaction.atomic
 def add_note(*, actor, req: PublicRequest, text) -> Entry:
+    req = _locked(actor, req)
     text = _text(text, "text", NOTE_MAX, required=True, lines=True)
-    _require(actor, req)
-    req = _lock(req)
     entry = _entry(req, EntryKind.NOTE, actor=actor, text=text)
     audit.record(
         actor, "feedback.note", req, after={"text": text}, org_path=req.org_path, label=req.number
@@ -501,7 +508,7 @@ def add_note(*, actor, req: PublicRequest, text) -> Entry:
 @transaction.atomic
 def assign(*, actor, req: PublicRequest, user: User | None) -> PublicRequest:
     """Give the request to one person who may handle it there (None: nobody)."""
-    _require(actor, req)  # first: who may not act hears so, whatever they send
+    req = _locked(actor, req)
     if user is not None and not selectors.can(user, "feedback.handle", req.organization):
         raise ValidationFailed(
             _("This person does not handle requests at “%(org)s”.")
@@ -528,7 +535,7 @@ def assign(*, actor, req: PublicRequest, user: User | None) -> PublicRequest:
 def forward(*, actor, req: PublicRequest, to_org: Organization | None, reason) -> PublicRequest:
     """Send the request to the organisation it belongs to, with a reason; it arrives there as
     received, with its deadlines unchanged (the person has waited since submitting)."""
-    _require(actor, req)
+    req = _locked(actor, req)
     reason = _text(reason, "reason", 500, required=True, lines=True)
     if to_org is None or to_org.status != OrgStatus.ACTIVE:
         raise ValidationFailed(
@@ -549,8 +556,10 @@ def forward(*, actor, req: PublicRequest, to_org: Organization | None, reason) -
         org_path=to_org.path,
         assignee=None,
         routed_by="forwarded",
+        # The new organisation is reminded and escalated on its own account.
         escalated_at=None,
         escalated_to=None,
+        reminded_at=None,
     )
     Entry.objects.filter(pk=req.entries.order_by("-id").values("pk")[:1]).update(
         from_org=from_org, to_org=to_org
@@ -562,13 +571,24 @@ def forward(*, actor, req: PublicRequest, to_org: Organization | None, reason) -
 @transaction.atomic
 def merge(*, actor, req: PublicRequest, into: PublicRequest, note="") -> PublicRequest:
     """A duplicate joins the request it repeats: it closes as merged and its person follows the
-    other one's answer."""
-    note = _text(note, "note", 500, lines=True)
+    other one's answer (and hears of it)."""
     if into.pk == req.pk:
         raise ValidationFailed(
             _("A request cannot be merged into itself."), code="same_request", field="into"
         )
+    # Both locked in one order, so merging A into B while someone merges B into A queues, and
+    # the second finds its target merged already.
+    locked = {
+        r.pk: r
+        for r in PublicRequest.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .filter(pk__in=[req.pk, into.pk])
+        .order_by("pk")
+    }
+    req, into = locked[req.pk], locked[into.pk]
+    _require(actor, req)
     _require(actor, into)
+    note = _text(note, "note", 500, lines=True)
     if into.status in rules.FINAL - {rules.CLOSED}:
         raise ValidationFailed(
             _("Merge into a request that is still handled or answered."),
@@ -596,7 +616,9 @@ def merge(*, actor, req: PublicRequest, into: PublicRequest, note="") -> PublicR
 @transaction.atomic
 def answer(*, actor, req: PublicRequest, reply, signed="") -> PublicRequest:
     """The public reply. Answering again (after more information, or on reopening) replaces it;
-    every reply stays in the history."""
+    every reply stays in the history. The people whose requests were merged into this one hear
+    of it too."""
+    req = _locked(actor, req)
     reply = _text(reply, "reply", REPLY_MAX, required=True, lines=True)
     signed = _text(signed, "signed", 100) or req.organization.name
     now = timezone.now()
@@ -611,16 +633,21 @@ def answer(*, actor, req: PublicRequest, reply, signed="") -> PublicRequest:
         answered_at=now,
     )
     messages.tell_submitter(req)
+    for duplicate in PublicRequest.objects.filter(merged_into=req, consent_contact=True):
+        messages.tell_submitter(req, about=duplicate)
     return req
 
 
 @transaction.atomic
 def close(*, actor, req: PublicRequest) -> PublicRequest:
-    return _staff_change(actor, req, "close", entry_kind=EntryKind.CLOSED, closed_at=timezone.now())
+    return _staff_change(
+        actor, _locked(actor, req), "close", entry_kind=EntryKind.CLOSED, closed_at=timezone.now()
+    )
 
 
 @transaction.atomic
 def reject(*, actor, req: PublicRequest, reason) -> PublicRequest:
+    req = _locked(actor, req)
     reason = _text(reason, "reason", 500, required=True, lines=True)
     req = _staff_change(
         actor,
@@ -638,14 +665,13 @@ def reject(*, actor, req: PublicRequest, reason) -> PublicRequest:
 @transaction.atomic
 def feature(*, actor, req: PublicRequest, shown: bool) -> PublicRequest:
     """Show an answered request on the public page, when its person allowed it."""
-    _require(actor, req)
+    req = _locked(actor, req)
     if shown and not req.allow_public:
         raise ValidationFailed(
             _("The person did not allow this request to be shown."),
             code="not_allowed_public",
             field="featured",
         )
-    req = _lock(req)
     before = audit.snapshot(req, REQUEST_FIELDS)
     _allowed(req, "feature")
     req.featured = bool(shown)
@@ -660,10 +686,6 @@ def reveal_contact(*, actor, req: PublicRequest) -> dict:
     audit.record(
         actor, "feedback.reveal", req, org_path=req.org_path, label=req.number, subject=req.number
     )
-    return selectors_contact(actor, req)
-
-
-def selectors_contact(actor, req):
     from .selectors import contact
 
     return contact(actor, req, full=True)
@@ -835,7 +857,7 @@ def claim_overdue(now=None, *, limit: int = 500) -> list[int]:
     return claimed
 
 
-def claim_due_soon(now=None, *, hours: int = 24, limit: int = 500) -> list[int]:
+def claim_due_soon(now=None, *, hours: int = rules.SOON_HOURS, limit: int = 500) -> list[int]:
     """Remind the handlers of open requests due within `hours`, once per request."""
     now = now or timezone.now()
     soon = Q(
@@ -853,7 +875,3 @@ def claim_due_soon(now=None, *, hours: int = 24, limit: int = 500) -> list[int]:
             messages.request_due_soon(req)
             claimed.append(pk)
     return claimed
-
-
-def settings_summary() -> dict:
-    return {"rate": SUBMIT_PER_IP, "phone": SUBMIT_PER_PHONE, "debug": settings.DEBUG}

@@ -33,7 +33,6 @@ HANDLE = "feedback.handle"
 CONFIGURE = "feedback.configure"
 # The inbox's "due soon" tab holds requests due within two days (selectors.inbox): rows due
 # that soon are marked amber, so the tab and the marks agree.
-SOON_HOURS = 48
 ORG_CHOICES = 1000  # organisations offered in a select; larger scopes narrow by ?org=
 
 
@@ -126,7 +125,7 @@ def inbox(request):
     )
     page = Paginator(qs, settings.PAGE_SIZE).get_page(request.GET.get("page"))
     for req in page.object_list:
-        req.due = rules.due_state(req.answer_due_at, not req.is_open, now, SOON_HOURS)
+        req.due = rules.due_state(req.answer_due_at, not req.is_open, now)
     params = request.GET.copy()
     params.pop("page", None)
     filters = request.GET.copy()

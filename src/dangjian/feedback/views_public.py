@@ -207,15 +207,6 @@ def _progress(req: PublicRequest) -> list[dict]:
     ]
 
 
-def _may_rate(req: PublicRequest) -> bool:
-    """services.rate's rules, to offer the form only when it can succeed."""
-    if rules.next_status("rate", req.status) is None:
-        return False
-    if req.rating is not None and not req.reopened:
-        return False
-    return not (req.rated_at and req.answered_at and req.rated_at >= req.answered_at)
-
-
 def _status_page(request, req: PublicRequest, *, add_form=None, rate_form=None, status=200):
     now = timezone.now()
     shown = req.merged_into if req.status == Status.MERGED and req.merged_into else req
@@ -231,7 +222,7 @@ def _status_page(request, req: PublicRequest, *, add_form=None, rate_form=None, 
             req.answer_due_at, req.answered_at is not None or not req.is_open, now
         ),
         "may_add": rules.next_status("add", req.status) is not None,
-        "may_rate": _may_rate(req),
+        "may_rate": rules.may_rate(req.status, req.rated_at, req.answered_at),
         "may_reopen": rules.may_reopen(rules.UNSATISFIED, req.reopened),
         "unsatisfied": rules.UNSATISFIED,
         "add_form": add_form or AddInformationForm(),

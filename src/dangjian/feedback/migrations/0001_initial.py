@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('number', models.CharField(max_length=20, unique=True, verbose_name='tracking number')),
-                ('check_hash', models.CharField(editable=False, max_length=64)),
+                ('check_hash', models.CharField(editable=False, max_length=128)),
                 ('category', models.CharField(choices=[('help', 'Request for help'), ('opinion', 'Opinion'), ('suggestion', 'Suggestion'), ('complaint', 'Complaint'), ('praise', 'Praise'), ('other', 'Other')], max_length=16, verbose_name='category')),
                 ('org_path', models.CharField(editable=False, max_length=255)),
                 ('routed_by', models.CharField(blank=True, max_length=16)),
