@@ -418,3 +418,14 @@ def test_a_request_not_acknowledged_in_time_is_overdue(submit, people):
     assert selectors.inbox_counts(people["alice"])["overdue"] == 1
     services.accept(actor=people["alice"], req=req)
     assert list(selectors.inbox(people["alice"], view="overdue")) == []
+
+
+def test_two_people_drawing_the_same_number_both_get_in(submit, monkeypatch):
+    from dangjian.feedback import rules
+
+    draws = iter(["20261207-000001", "20261207-000001", "20261207-000002"])
+    monkeypatch.setattr(rules, "tracking_number", lambda day: next(draws))
+    first, _c = submit()
+    second, _c = submit(text="另一件事：楼道灯也不亮了")
+    assert (first.number, second.number) == ("20261207-000001", "20261207-000002")
+    assert PublicRequest.objects.count() == 2

@@ -11,7 +11,7 @@ import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -202,7 +202,6 @@ def _throttle(scope: str, key: str, limit_window: tuple[int, int]) -> None:
         ratelimit.hit(scope, key, limit=limit, window=window)
 
 
-@transaction.atomic
 def submit(
     *,
     category,
@@ -218,8 +217,12 @@ def submit(
     ip: str | None = None,
 ) -> tuple[PublicRequest, str]:
     """A request from the public desk; returns it with its check code (shown once, stored only
-    as a keyed hash). Routed to the organisation chosen, else by the keyword rules within the
-    desk's place, else to the desk's organisation."""
+    sealed). Routed to the organisation chosen, else by the keyword rules within the desk's
+    place, else to the desk's organisation.
+
+    The slow parts (photos re-encoded, the text segmented, the code sealed) come before the
+    transaction: SQLite lets one writer at a time, and nobody should wait for another person's
+    photos."""
     category = _category(category)
     text = _text(text, "text", TEXT_MAX, required=True, lines=True)
     if len(text) < 5:
@@ -269,30 +272,49 @@ def submit(
     now = timezone.now()
     ack_due, answer_due, rule = deadlines(category, now)
     code = rules.check_code()
-    req = None
+    req = PublicRequest(
+        check_hash=rules.seal_code(code),
+        category=category,
+        desk=desk,
+        organization=owner,
+        org_path=owner.path,
+        routed_by=routed_by,
+        text=text,
+        name_encrypted=crypto.encrypt(name) if name else "",
+        phone_encrypted=crypto.encrypt(phone) if phone else "",
+        phone_hash=crypto.keyed_hash(phone) if phone else "",
+        email_encrypted=crypto.encrypt(email) if email else "",
+        consent_contact=bool(consent_contact),
+        allow_public=bool(allow_public),
+        submitted_at=now,
+        updated_at=now,
+        ack_due_at=ack_due,
+        answer_due_at=answer_due,
+        deadline_rule=rule,
+    )
+    with transaction.atomic():
+        _save_with_a_number(req, timezone.localdate(now))
+        _write_submission(req, cleaned, route)
+    return req, code
+
+
+def _save_with_a_number(req: PublicRequest, day) -> None:
+    """Insert under a fresh random number; two people drawing the same one at once both get in
+    (the loser draws again)."""
     for _attempt in range(5):
-        number = rules.tracking_number(timezone.localdate(now))
-        if not PublicRequest.objects.filter(number=number).exists():
-            req = PublicRequest(number=number)
-            break
-    if req is None:  # a million numbers a day: five draws colliding means something is wrong
-        raise Conflict(_("Please send the request again."), code="try_again")
-    req.check_hash = rules.seal_code(code)
-    req.category = category
-    req.desk = desk
-    req.organization = owner
-    req.org_path = owner.path
-    req.routed_by = routed_by
-    req.text = text
-    req.name_encrypted = crypto.encrypt(name) if name else ""
-    req.phone_encrypted = crypto.encrypt(phone) if phone else ""
-    req.phone_hash = crypto.keyed_hash(phone) if phone else ""
-    req.email_encrypted = crypto.encrypt(email) if email else ""
-    req.consent_contact = bool(consent_contact)
-    req.allow_public = bool(allow_public)
-    req.submitted_at = req.updated_at = now
-    req.ack_due_at, req.answer_due_at, req.deadline_rule = ack_due, answer_due, rule
-    req.save()
+        req.number = rules.tracking_number(day)
+        try:
+            with transaction.atomic():
+                req.save(force_insert=True)
+            return
+        except IntegrityError:
+            req.pk = None
+    # A million numbers a day: five draws colliding means something else is wrong.
+    raise Conflict(_("Please send the request again."), code="try_again")
+
+
+def _write_submission(req: PublicRequest, cleaned, route) -> None:
+    owner = req.organization
     for photo in cleaned:
         Photo.objects.create(
             request=req,
@@ -307,7 +329,6 @@ def submit(
     _entry(req, EntryKind.SUBMITTED, text=note, to_org=owner)
     _record(None, "feedback.submit", req, after=audit.snapshot(req, REQUEST_FIELDS))
     messages.request_arrived(req)
-    return req, code
 
 
 def find_for_public(number, code, *, ip: str | None = None) -> PublicRequest:
@@ -369,17 +390,23 @@ def add_information(*, req: PublicRequest, text, photo_files=(), ip: str | None 
     """The person adds to their request (more details, photos)."""
     text = _text(text, "text", ADD_MAX, required=True, lines=True)
     photo_files = list(photo_files or [])
+    if len(photo_files) > photos.MAX_PHOTOS:
+        raise ValidationFailed(
+            _("At most %(n)d photos.") % {"n": photos.MAX_PHOTOS},
+            code="too_many_files",
+            field="photos",
+        )
+    cleaned = [photos.clean_photo(f) for f in photo_files]  # before the lock: it takes a while
     req = _lock(req)
     _allowed(req, "add")
     _throttle("feedback.add.ip", ip or "", ADDITIONS_PER_IP)
     _throttle("feedback.add.request", str(req.pk), ADDITIONS_PER_REQUEST)
-    if len(photo_files) + req.photos.count() > photos.MAX_PHOTOS * 2:
+    if len(cleaned) + req.photos.count() > photos.MAX_PHOTOS * 2:
         raise ValidationFailed(
             _("At most %(n)d photos.") % {"n": photos.MAX_PHOTOS * 2},
             code="too_many_files",
             field="photos",
         )
-    cleaned = [photos.clean_photo(f) for f in photo_files]
     for photo in cleaned:
         Photo.objects.create(
             request=req,
