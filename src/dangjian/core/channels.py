@@ -40,15 +40,14 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 
-from .crypto import mask_phone
+from .crypto import mask_email, mask_phone
 
 logger = logging.getLogger(__name__)
 
 
 def _mask_email(address: str) -> str:
-    """zhang.san@example.org -> z***@example.org: enough to find the case in a log."""
-    local, _at, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
+    """Enough to find the case in a log."""
+    return mask_email(address) or "***"
 
 
 def send_email(*, to: str, subject: str, body: str) -> bool:

@@ -64,3 +64,11 @@ def mask_phone(value: str) -> str:
     if len(value) < 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_email(value: str) -> str:
+    """zhang.san@example.org -> z***@example.org; not an address -> empty."""
+    local, at, domain = value.partition("@")
+    if not at or not domain:
+        return ""
+    return f"{local[:1]}***@{domain}"

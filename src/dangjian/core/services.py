@@ -31,6 +31,7 @@ from .models import (
     UnitType,
     User,
 )
+from .text import MOBILE
 
 ORG_FIELDS = [
     "code",
@@ -593,14 +594,11 @@ def create_user(
     return user
 
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-
-
 def normalise_mobile(text: str) -> str:
     digits = re.sub(r"[\s-]", "", text or "")
     if digits.startswith("+86"):
         digits = digits[3:]
-    if not _MOBILE.match(digits):
+    if not MOBILE.match(digits):
         raise ValidationFailed(_("Enter a mainland mobile number of 11 digits."), field="mobile")
     return digits
 

@@ -48,3 +48,7 @@ def clean_text(
             _("At most %(n)d characters.") % {"n": limit}, code="too_long", field=field
         )
     return value
+
+
+# A mainland mobile number once spaces, hyphens and +86 are gone.
+MOBILE = re.compile(r"^1[3-9]\d{9}$")

@@ -161,7 +161,7 @@ def contact(user, req: PublicRequest, *, full: bool = False) -> dict:
     return {
         "name": mask_name(name),
         "phone": crypto.mask_phone(phone) if phone else "",
-        "email": mask_email(email),
+        "email": crypto.mask_email(email),
         "masked": True,
         "may_reveal": may and bool(name or phone or email),
     }
@@ -170,13 +170,6 @@ def contact(user, req: PublicRequest, *, full: bool = False) -> dict:
 def mask_name(name: str) -> str:
     """张三丰 -> 张**: the family name only."""
     return name[:1] + "*" * (len(name) - 1) if name else ""
-
-
-def mask_email(email: str) -> str:
-    local, at, domain = email.partition("@")
-    if not at:
-        return ""
-    return (local[:1] or "") + "***@" + domain
 
 
 def organizations_to_forward(user, text: str, *, limit: int = 20) -> QuerySet:

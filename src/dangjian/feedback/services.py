@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from dangjian.core import audit, crypto, notify, ratelimit, selectors, workdays
 from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dangjian.core.models import Organization, OrgStatus, User
-from dangjian.core.text import clean_text
+from dangjian.core.text import MOBILE, clean_text
 
 from . import messages, photos, rules
 from .models import (
@@ -65,7 +65,6 @@ REQUEST_FIELDS = [
 ]
 
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def _user(actor):
@@ -85,10 +84,10 @@ def normalise_phone(text) -> str:
         return ""
     if raw.startswith("+86"):
         raw = raw[3:]
-    if _MOBILE.match(raw.replace("-", "")):
+    if MOBILE.match(raw.replace("-", "")):
         return raw.replace("-", "")
     if _LANDLINE.match(raw):
-        return raw
+        return raw.replace("-", "")  # one spelling: one key for the limit per phone
     raise ValidationFailed(
         _("Enter a mobile number of 11 digits or a landline with its area code."),
         code="invalid_phone",
@@ -97,7 +96,7 @@ def normalise_phone(text) -> str:
 
 
 def is_mobile(phone: str) -> bool:
-    return bool(_MOBILE.match(phone or ""))
+    return bool(MOBILE.match(phone or ""))
 
 
 def _email(text) -> str:

@@ -49,7 +49,7 @@ from dangjian.core.exports import safe_cell
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.jobs import job_kind
 from dangjian.core.models import BRANCH_KINDS, AuditEvent, Organization, OrgStatus
-from dangjian.core.text import has_control_characters
+from dangjian.core.text import MOBILE, has_control_characters
 
 try:
     from psycopg import IntegrityError as PgIntegrityError
@@ -841,7 +841,7 @@ def _fast_clean(data: dict, parsed, today: datetime.date, memo: dict) -> dict | 
         out["category"] = Category.FULL if out.get("full_on") else Category.PROBATIONARY
     if "phone" in out:
         phone = services.normalise_phone(out["phone"])
-        if phone and not services._MOBILE.match(phone):
+        if phone and not MOBILE.match(phone):
             return None
         out["phone"] = phone
     if rules.record_problems(

@@ -20,7 +20,7 @@ from dangjian.core import audit, codes, crypto, selectors, text
 from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dangjian.core.idnumber import InvalidIdNumber, parse_id_number
 from dangjian.core.models import BRANCH_KINDS, Organization, OrgStatus, User
-from dangjian.core.text import has_control_characters
+from dangjian.core.text import MOBILE, has_control_characters
 
 from . import rules
 from .models import (
@@ -68,7 +68,6 @@ DERIVED_FIELDS = [
     "party_probation",
 ]
 SELF_SERVICE_FIELDS = ["phone", "telephone", "home_address"]
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 DOCUMENT_TYPES = {
     "application/pdf": ".pdf",
     "image/jpeg": ".jpg",
@@ -228,7 +227,7 @@ def clean_record(data: dict, *, instance: Member | None = None, today=None) -> d
 
     if "phone" in out:
         phone = normalise_phone(out["phone"])
-        if phone and not _MOBILE.match(phone):
+        if phone and not MOBILE.match(phone):
             fail("phone", _("Enter a mainland mobile number of 11 digits."), "invalid_phone")
         out["phone"] = phone
 
