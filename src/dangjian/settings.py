@@ -190,7 +190,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Local memory keeps 300 entries by default and culls the oldest: a flood of CAPTCHA
+    # pictures would then wipe the rate-limit counters. Room for far more than a desk makes.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 TASKS = {
     "default": {"BACKEND": env_str("DANGJIAN_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}

@@ -8,13 +8,16 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def client_ip(request) -> str | None:
-    # Behind a reverse proxy, set DANGJIAN_TRUST_X_FORWARDED_FOR to read the first address of it.
+    """The client's address. Behind one reverse proxy (DANGJIAN_TRUST_X_FORWARDED_FOR), the
+    last address of X-Forwarded-For: the one our proxy saw. The addresses before it are what
+    the client itself sent, and anyone can write those (rate limits would fall to a header)."""
     from django.conf import settings
 
     if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
+        last = forwarded.split(",")[-1].strip()[:64]
+        if last:
+            return last
     return request.META.get("REMOTE_ADDR") or None
 
 
