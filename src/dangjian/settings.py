@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "dangjian.transfers",
     "dangjian.dues",
     "dangjian.feedback",
+    "dangjian.meetings",
 ]
 
 MIDDLEWARE = [

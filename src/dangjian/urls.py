@@ -12,6 +12,7 @@ urlpatterns = [
     path("transfers/", include("dangjian.transfers.urls")),
     path("dues/", include("dangjian.dues.urls")),
     path("feedback/", include("dangjian.feedback.urls")),
+    path("meetings/", include("dangjian.meetings.urls")),
     path("desk/", include("dangjian.feedback.urls_public")),
     path("", include("dangjian.core.urls")),
 ]

@@ -1,0 +1,314 @@
+"""Every read of organisational life, scoped to the user: meetings, the activities an
+organisation must hold and at what frequency (local rules resolved), compliance per period, the
+heat map of a committee's branches, and a member's own meetings and class hours.
+
+Compliance reads `MonthTally` (meetings held per organisation, type and month), so a committee's
+heat map costs one query over small rows whatever the number of meetings.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from dangjian.core import selectors
+from dangjian.core.errors import NotFound
+from dangjian.core.models import Organization, OrgStatus
+
+from . import rules
+from .models import ActivityType, Attendee, FrequencyRule, Meeting, MeetingStatus, MonthTally
+
+VIEW = "meeting.view"
+
+
+def meetings(user, action: str = VIEW) -> QuerySet:
+    qs = Meeting.objects.select_related("organization", "activity_type")
+    return selectors.restrict(qs, user, action, path_field="org_path")
+
+
+def get_meeting(user, pk, action: str = VIEW) -> Meeting:
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("meeting not found") from None
+    if not 0 < pk < 2**63:
+        raise NotFound("meeting not found")
+    found = meetings(user, action).filter(pk=pk).first()
+    if found is None:
+        raise NotFound("meeting not found")
+    return found
+
+
+def meeting_list(
+    user,
+    *,
+    org: Organization | None = None,
+    activity_type: ActivityType | None = None,
+    status: str = "",
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    text: str = "",
+) -> QuerySet:
+    qs = meetings(user)
+    if org is not None:
+        qs = qs.filter(selectors.subtree_range("org_path", org.path))
+    if activity_type is not None:
+        qs = qs.filter(activity_type=activity_type)
+    if status in MeetingStatus.values:
+        qs = qs.filter(status=status)
+    if since is not None:
+        qs = qs.filter(starts_at__date__gte=since)
+    if until is not None:
+        qs = qs.filter(starts_at__date__lte=until)
+    text = " ".join(str(text or "").split())[:100]
+    if text:
+        qs = qs.filter(Q(topic__icontains=text) | Q(lecture_title__icontains=text))
+    return qs.order_by("-starts_at", "-id")
+
+
+def month_meetings(org: Organization, year: int, month: int) -> QuerySet:
+    """An organisation's meetings (its subtree's) in one month, for the calendar; the caller
+    has checked the scope."""
+    return (
+        Meeting.objects.filter(selectors.subtree_range("org_path", org.path))
+        .filter(starts_at__year=year, starts_at__month=month)
+        .select_related("organization", "activity_type")
+        .order_by("starts_at", "id")
+    )
+
+
+# What an organisation must hold ------------------------------------------------------------------
+
+
+def active_types() -> list[ActivityType]:
+    return list(ActivityType.objects.filter(active=True).order_by("order", "id"))
+
+
+def _local_rules(paths: list[str]) -> dict[tuple[str, int], str]:
+    """(organisation path, type id) -> frequency for the local rules at these organisations."""
+    return {
+        (path, type_id): freq
+        for path, type_id, freq in FrequencyRule.objects.filter(
+            organization__path__in=paths
+        ).values_list("organization__path", "activity_type_id", "frequency")
+    }
+
+
+def frequency_for(org_path: str, activity_type: ActivityType, local: dict) -> str:
+    """The deepest local rule at or above the organisation, else the type's own frequency."""
+    step = Organization.steplen
+    for end in range(len(org_path), 0, -step):
+        found = local.get((org_path[:end], activity_type.pk))
+        if found:
+            return found
+    return activity_type.frequency
+
+
+def required_activities(org: Organization, types=None, local=None) -> list[tuple]:
+    """(type, frequency) the organisation must hold, by its kind and the rules above it."""
+    types = types if types is not None else active_types()
+    if local is None:
+        local = _local_rules(org.ancestor_paths())
+    out = []
+    for t in types:
+        if org.kind not in t.kind_set:
+            continue
+        frequency = frequency_for(org.path, t, local)
+        if frequency != rules.NONE:
+            out.append((t, frequency))
+    return out
+
+
+# Compliance --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Compliance:
+    org: Organization
+    activities: list[tuple]  # (type, frequency, [PeriodState])
+    months: list[str] = field(default_factory=list)  # 12 cells: the worst state of the month
+    overdue: int = 0
+    done: int = 0
+    required: int = 0
+
+
+WORST = [rules.OVERDUE, rules.DUE, rules.UPCOMING, rules.DONE, rules.NOT_REQUIRED]
+
+
+def _worst(states: list[str]) -> str:
+    return min(states, key=WORST.index) if states else rules.NOT_REQUIRED
+
+
+def _since(org: Organization) -> datetime.date | None:
+    return getattr(org, "established_on", None)
+
+
+def _compliance(org, year, today, types, local, held) -> Compliance:
+    activities = []
+    for t, frequency in required_activities(org, types, local):
+        by_month = held.get((org.pk, t.pk), {})
+        states = rules.compliance_from_months(frequency, year, by_month, today, _since(org))
+        activities.append((t, frequency, states))
+    result = Compliance(org, activities)
+    for month in range(1, 13):
+        result.months.append(_worst([rules.month_state(s, month) for _t, _f, s in activities]))
+    for _t, _f, states in activities:
+        for s in states:
+            if s.state == rules.NOT_REQUIRED:
+                continue
+            result.required += s.state in (rules.DONE, rules.OVERDUE)
+            result.done += s.state == rules.DONE
+            result.overdue += s.state == rules.OVERDUE
+    return result
+
+
+def _held(org_ids: list[int] | None, year: int, path: str | None = None) -> dict:
+    qs = MonthTally.objects.filter(year=year, held__gt=0)
+    if path is not None:
+        qs = qs.filter(selectors.subtree_range("org_path", path))
+    else:
+        qs = qs.filter(organization_id__in=org_ids)
+    held = defaultdict(dict)
+    for org_id, type_id, month, count in qs.values_list(
+        "organization_id", "activity_type_id", "month", "held"
+    ):
+        held[(org_id, type_id)][month] = count
+    return held
+
+
+def compliance(org: Organization, year: int, today: datetime.date | None = None) -> Compliance:
+    """One organisation's year: each required activity period by period, and the month cells.
+    The caller has checked the scope."""
+    today = today or timezone.localdate()
+    types = active_types()
+    local = _local_rules(org.ancestor_paths())
+    return _compliance(org, year, today, types, local, _held([org.pk], year))
+
+
+HOLDING_KINDS = ("branch", "joint_branch", "general_branch", "group")
+
+
+def heatmap(
+    user,
+    root: Organization,
+    year: int,
+    today: datetime.date | None = None,
+    *,
+    kinds=("branch", "joint_branch"),
+    only_overdue: bool = False,
+) -> list[Compliance]:
+    """Every organisation of these kinds under `root` (in the user's scope) with its twelve
+    month cells: three queries (organisations, local rules, tallies) whatever their number."""
+    today = today or timezone.localdate()
+    # Organisations dissolved during the year still answer for the months they existed.
+    orgs = list(
+        selectors.organizations(user, VIEW)
+        .filter(selectors.subtree_range("path", root.path), kind__in=kinds)
+        .filter(Q(status=OrgStatus.ACTIVE) | Q(dissolved_on__year__gte=year))
+        .order_by("path")
+    )
+    types = active_types()
+    paths = {p for o in orgs for p in o.ancestor_paths()}
+    local = _local_rules(sorted(paths)) if FrequencyRule.objects.exists() else {}
+    held = _held(None, year, root.path)
+    rows = [_compliance(o, year, today, types, local, held) for o in orgs]
+    if only_overdue:
+        rows = [r for r in rows if r.overdue]
+    return rows
+
+
+def heat_summary(rows: list[Compliance]) -> dict:
+    """Per month, how many organisations are done, due, overdue: the chart above the map."""
+    counts = {state: [0] * 12 for state in WORST}
+    for row in rows:
+        for i, state in enumerate(row.months):
+            counts[state][i] += 1
+    return counts
+
+
+# A member's own ----------------------------------------------------------------------------------
+
+
+def my_attendance(user) -> QuerySet:
+    """The meetings the user is expected at (as a member), newest first."""
+    if not getattr(user, "pk", None):
+        return Attendee.objects.none()
+    return (
+        Attendee.objects.filter(member__user=user)
+        .select_related("meeting", "meeting__organization", "meeting__activity_type")
+        .order_by("-meeting__starts_at")
+    )
+
+
+def my_upcoming(user, now: datetime.datetime | None = None) -> QuerySet:
+    now = now or timezone.now()
+    return (
+        my_attendance(user)
+        .filter(meeting__status=MeetingStatus.PLANNED, meeting__ends_at__gte=now)
+        .order_by("meeting__starts_at")
+    )
+
+
+def my_class_hours(user, year: int) -> float:
+    total = (
+        my_attendance(user)
+        .filter(meeting__status=MeetingStatus.HELD, meeting__starts_at__year=year)
+        .aggregate(hours=Sum("class_hours"))["hours"]
+    )
+    return float(total or 0)
+
+
+def my_meeting(user, pk) -> Meeting:
+    """A meeting the user is expected at (404 otherwise): members see their own meetings
+    without any role."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("meeting not found") from None
+    found = (
+        Meeting.objects.select_related("organization", "activity_type")
+        .filter(pk=pk, attendees__member__user=user)
+        .first()
+        if getattr(user, "pk", None) and 0 < pk < 2**63
+        else None
+    )
+    if found is None:
+        raise NotFound("meeting not found")
+    return found
+
+
+def appraisal_tally(meeting: Meeting) -> list[dict]:
+    """Per member of the organisation: the self-assessment, the peers' grades counted (who gave
+    which stays unshown), the suggested grade and the branch's conclusion. Three queries."""
+    from .models import Assessment, Conclusion
+
+    members = [
+        a.member
+        for a in Attendee.objects.filter(meeting=meeting, guest=False).select_related("member")
+    ]
+    grades = defaultdict(list)
+    selves = {}
+    for member_id, rater_id, grade, text in Assessment.objects.filter(meeting=meeting).values_list(
+        "member_id", "rater_id", "grade", "text"
+    ):
+        if rater_id is None:
+            selves[member_id] = text
+        else:
+            grades[member_id].append(grade)
+    conclusions = dict(Conclusion.objects.filter(meeting=meeting).values_list("member_id", "grade"))
+    rows = []
+    for member in members:
+        counts = rules.tally(grades[member.pk])
+        rows.append(
+            {
+                "member": member,
+                "self": selves.get(member.pk, ""),
+                "counts": counts,
+                "rated": sum(counts.values()),
+                "suggested": rules.suggested_grade(counts),
+                "conclusion": conclusions.get(member.pk),
+            }
+        )
+    return rows
