@@ -1,11 +1,12 @@
-from django.urls import path
+"""URL map of organisational life: one module per page group, all in the `meetings` namespace."""
 
-from . import views
+from . import urls_compliance, urls_docs, urls_mine, urls_pages
 
 app_name = "meetings"
 
-urlpatterns = [
-    path("", views.meeting_list, name="list"),
-    path("<int:pk>/", views.detail, name="detail"),
-    path("mine/<int:pk>/", views.mine_detail, name="mine_detail"),
-]
+urlpatterns = (
+    urls_pages.urlpatterns
+    + urls_docs.urlpatterns
+    + urls_mine.urlpatterns
+    + urls_compliance.urlpatterns
+)

@@ -23,12 +23,3 @@ def detail(request, pk):
     except NotFound:
         raise Http404 from None
     return render(request, "meetings/detail.html", {"meeting": meeting})
-
-
-@login_required
-def mine_detail(request, pk):
-    try:
-        meeting = selectors.my_meeting(request.user, pk)
-    except NotFound:
-        raise Http404 from None
-    return render(request, "meetings/detail.html", {"meeting": meeting})
