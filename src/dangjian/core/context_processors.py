@@ -14,6 +14,7 @@ NAVIGATION = [
     ("committees:overview", _("Committees"), "people-fill", "org.view"),
     ("transfers:list", _("Transfers"), "arrow-left-right", "transfer.view"),
     ("dues:home", _("Dues"), "cash-coin", "dues.view"),
+    ("meetings:list", _("Organisational life"), "calendar-check", "meeting.view"),
     ("feedback:inbox", _("Requests from the public"), "chat-square-text", "feedback.view"),
     ("core:calendar", _("Working days"), "calendar3", None),
     ("core:audit_list", _("Audit log"), "journal-text", "audit.view"),
