@@ -1351,6 +1351,9 @@ def _demo_life(plan: Plan, ids: dict[str, int], *, seed: int) -> dict[str, int]:
     from dangjian.feedback.demo import seed_feedback
 
     life.update(seed_feedback(users, a_id, b_id, today, seed=seed))
+    from dangjian.meetings.demo import seed_meetings
+
+    life.update(seed_meetings(users, a_id, b_id, today, seed=seed))
     return life
 
 
