@@ -40,6 +40,14 @@ def navigation(request):
                 "name": "members:me",
             }
         )
+        items.append(
+            {
+                "url": reverse("meetings:mine"),
+                "label": _("My meetings"),
+                "icon": "calendar-event",
+                "name": "meetings:mine",
+            }
+        )
     return {
         "nav_items": items,
         "user_actions": allowed,
