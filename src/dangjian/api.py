@@ -125,6 +125,9 @@ from dangjian.feedback.api import router as feedback_router  # noqa: E402
 
 api.add_router("/feedback", feedback_router)
 api.add_router("/public", feedback_public_router)
+from dangjian.meetings.api import router as meetings_router  # noqa: E402
+
+api.add_router("/meetings", meetings_router)
 
 from dangjian.core.ratelimit import RateLimited  # noqa: E402
 

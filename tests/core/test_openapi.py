@@ -237,6 +237,7 @@ CALLS |= _calls_of("tests.committees.calls_committees", "COMMITTEE_CALLS")
 CALLS |= _calls_of("tests.transfers.calls_transfers", "TRANSFER_CALLS")
 CALLS |= _calls_of("tests.dues.calls_dues", "DUES_CALLS")
 CALLS |= _calls_of("tests.feedback.calls_feedback", "FEEDBACK_CALLS")
+CALLS |= _calls_of("tests.meetings.calls_meetings", "MEETING_CALLS")
 
 
 def _response_schema(op, status):
