@@ -279,6 +279,8 @@ def update(*, actor, meeting: Meeting, **values) -> Meeting:
 def cancel(*, actor, meeting: Meeting, reason="") -> Meeting:
     _require(actor, meeting.organization)
     meeting = _lock(meeting)
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Conflict(_("The meeting is cancelled."), code="cancelled")
     reason = clean_text(reason, "reason", 200)
     before = audit.snapshot(meeting, MEETING_FIELDS)
     if meeting.is_held:
@@ -704,7 +706,9 @@ def add_file(*, actor, meeting: Meeting, upload) -> MeetingFile:
     else:
         try:
             photo = clean_photo(upload, field="file")
-        except ValidationFailed:
+        except ValidationFailed as exc:
+            if exc.code in ("file_too_large", "image_too_large"):
+                raise  # a photo, but too large: say so, not "wrong type"
             raise ValidationFailed(
                 _("Send photos (JPEG, PNG, WebP) or PDF, Word and Excel documents."),
                 code="wrong_type",
@@ -780,7 +784,8 @@ def add_resolution(
         abstain=abstain,
         written=written,
         valid=valid,
-        passed=valid and resolution_passes(expected, present, yes, written),
+        # The rule counts the written opinions among the yes votes (DOMAIN §4).
+        passed=valid and resolution_passes(expected, present, yes + written, written),
         secret_ballot=bool(secret_ballot),
     )
     audit.record(
