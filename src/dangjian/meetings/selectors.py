@@ -137,39 +137,103 @@ class Compliance:
 WORST = [rules.OVERDUE, rules.DUE, rules.UPCOMING, rules.DONE, rules.NOT_REQUIRED]
 
 
-def _worst(states: list[str]) -> str:
-    return min(states, key=WORST.index) if states else rules.NOT_REQUIRED
-
-
 def _since(org: Organization) -> datetime.date | None:
     return getattr(org, "established_on", None)
 
 
-def _compliance(org, year, today, types, local, held) -> Compliance:
+RANK = {state: i for i, state in enumerate(WORST)}
+
+
+class _Year:
+    """The periods of one year and the states they can take, worked out once per call: a heat
+    map asks the same questions of thousands of organisations, so each (period, held, before the
+    organisation existed) is decided by the rules once and its PeriodState shared (immutable)."""
+
+    def __init__(self, year: int, today: datetime.date):
+        self.year, self.today = year, today
+        self._periods: dict[str, list[tuple]] = {}
+        self._states: dict[tuple, rules.PeriodState] = {}
+        self._cells: dict[str, list[int]] = {}
+
+    def periods(self, frequency: str) -> list[tuple]:
+        """(period, its months) of the year, in order."""
+        found = self._periods.get(frequency)
+        if found is None:
+            found = [(p, p.months) for p in rules.periods(frequency, self.year)]
+            self._periods[frequency] = found
+        return found
+
+    def cells(self, frequency: str) -> list[int]:
+        """For each month 1..12, the index of the period it falls in (-1: none)."""
+        found = self._cells.get(frequency)
+        if found is None:
+            found = [-1] * 12
+            for i, (_p, months) in enumerate(self.periods(frequency)):
+                for month in months:
+                    found[month - 1] = i
+            self._cells[frequency] = found
+        return found
+
+    def states(self, frequency, by_month, since, until) -> list[rules.PeriodState]:
+        out = []
+        for i, (period, months) in enumerate(self.periods(frequency)):
+            held = sum(by_month.get(m, 0) for m in months) if by_month else 0
+            # Periods that ended before the organisation existed, or began after it was
+            # dissolved, are not required of it.
+            gone = (since is not None and period.end < since) or (
+                until is not None and period.start > until
+            )
+            key = (frequency, i, held, gone)
+            found = self._states.get(key)
+            if found is None:
+                state = (
+                    rules.NOT_REQUIRED
+                    if gone
+                    else rules.period_state(period, held, self.today, None)
+                )
+                found = self._states[key] = rules.PeriodState(period, state, held)
+            out.append(found)
+        return out
+
+
+def _until(org: Organization) -> datetime.date | None:
+    return org.dissolved_on if org.status != OrgStatus.ACTIVE else None
+
+
+def _compliance(org, year, today, types, local, held, calendar=None, required=None) -> Compliance:
+    calendar = calendar or _Year(year, today)
+    if required is None:
+        required = required_activities(org, types, local)
+    since, until = _since(org), _until(org)
     activities = []
-    for t, frequency in required_activities(org, types, local):
-        by_month = held.get((org.pk, t.pk), {})
-        states = rules.compliance_from_months(frequency, year, by_month, today, _since(org))
-        activities.append((t, frequency, states))
+    cells = [RANK[rules.NOT_REQUIRED]] * 12
     result = Compliance(org, activities)
-    for month in range(1, 13):
-        result.months.append(_worst([rules.month_state(s, month) for _t, _f, s in activities]))
-    for _t, _f, states in activities:
+    for t, frequency in required:
+        states = calendar.states(frequency, held.get((org.pk, t.pk)), since, until)
+        activities.append((t, frequency, states))
+        for month, i in enumerate(calendar.cells(frequency)):
+            rank = RANK[states[i].state] if i >= 0 else RANK[rules.NOT_REQUIRED]
+            if rank < cells[month]:
+                cells[month] = rank
         for s in states:
-            if s.state == rules.NOT_REQUIRED:
-                continue
-            result.required += s.state in (rules.DONE, rules.OVERDUE)
-            result.done += s.state == rules.DONE
-            result.overdue += s.state == rules.OVERDUE
+            if s.state == rules.DONE:
+                result.done += 1
+                result.required += 1
+            elif s.state == rules.OVERDUE:
+                result.overdue += 1
+                result.required += 1
+    result.months = [WORST[rank] for rank in cells]
     return result
 
 
-def _held(org_ids: list[int] | None, year: int, path: str | None = None) -> dict:
+def _held(org_ids: list[int] | None, year: int, path: str | None = None, type_ids=None) -> dict:
     qs = MonthTally.objects.filter(year=year, held__gt=0)
     if path is not None:
         qs = qs.filter(selectors.subtree_range("org_path", path))
     else:
         qs = qs.filter(organization_id__in=org_ids)
+    if type_ids is not None:
+        qs = qs.filter(activity_type_id__in=type_ids)
     held = defaultdict(dict)
     for org_id, type_id, month, count in qs.values_list(
         "organization_id", "activity_type_id", "month", "held"
@@ -210,10 +274,27 @@ def heatmap(
         .order_by("path")
     )
     types = active_types()
-    paths = {p for o in orgs for p in o.ancestor_paths()}
-    local = _local_rules(sorted(paths)) if FrequencyRule.objects.exists() else {}
-    held = _held(None, year, root.path)
-    rows = [_compliance(o, year, today, types, local, held) for o in orgs]
+    # The local rules that can reach these organisations: at or above the root, or inside it.
+    local = {
+        (path, type_id): freq
+        for path, type_id, freq in FrequencyRule.objects.filter(
+            Q(organization__path__in=root.ancestor_paths())
+            | selectors.subtree_range("organization__path", root.path)
+        ).values_list("organization__path", "activity_type_id", "frequency")
+    }
+    relevant = [t.pk for t in types if t.kind_set & set(kinds)]
+    held = _held(None, year, root.path, relevant)
+    calendar = _Year(year, today)
+    by_kind = {}  # without local rules, what an organisation holds depends on its kind alone
+    rows = []
+    for o in orgs:
+        if local:
+            required = required_activities(o, types, local)
+        else:
+            required = by_kind.get(o.kind)
+            if required is None:
+                required = by_kind[o.kind] = required_activities(o, types, local)
+        rows.append(_compliance(o, year, today, types, local, held, calendar, required))
     if only_overdue:
         rows = [r for r in rows if r.overdue]
     return rows
