@@ -266,3 +266,16 @@ def test_the_number_of_queries_does_not_grow_with_the_branches(
     many = queries(url(tree["town"])), queries(url(tree["county"]), "admin")
     assert many == few
     assert queries(url(tree["town"], overdue=1)) == few[0]
+
+
+@pytest.mark.django_db
+def test_a_branch_dissolved_in_the_year_owes_nothing_after(clock, people, tree, admin, client_for):
+    core_services.dissolve_organization(
+        actor=admin, org=tree["branch_b"], on=datetime.date(2026, 3, 20)
+    )
+    heat = client_for(admin).get(url(tree["town"])).context["heat"]
+    b = next(r for r in heat["rows"] if r["org"].code == "B02")
+    # January and February ended without; March, the quarter, the half and the year had not
+    # ended on the day: nothing of those was required of it.
+    assert [c["state"] for c in b["cells"]] == ["overdue"] * 2 + ["not_required"] * 10
+    assert b["overdue"] == 4 and b["required"] == 4

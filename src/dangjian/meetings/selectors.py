@@ -178,10 +178,10 @@ class _Year:
         out = []
         for i, (period, months) in enumerate(self.periods(frequency)):
             held = sum(by_month.get(m, 0) for m in months) if by_month else 0
-            # Periods that ended before the organisation existed, or began after it was
-            # dissolved, are not required of it.
+            # Periods that ended before the organisation existed, or had not ended when it
+            # was dissolved, are not required of it.
             gone = (since is not None and period.end < since) or (
-                until is not None and period.start > until
+                until is not None and period.end > until
             )
             key = (frequency, i, held, gone)
             found = self._states.get(key)
