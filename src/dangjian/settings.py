@@ -254,6 +254,9 @@ REELECTION_LEAD_DAYS = env_int("DANGJIAN_REELECTION_LEAD_DAYS", 90, minimum=1, m
 LETTER_VALID_DAYS = env_int("DANGJIAN_LETTER_VALID_DAYS", 30, minimum=1, maximum=92)
 # A pending transfer older than this is listed as stuck.
 TRANSFER_STUCK_DAYS = env_int("DANGJIAN_TRANSFER_STUCK_DAYS", 30, minimum=1, maximum=365)
+# Organisational life (DOMAIN §6): a branch that has held nothing yet is reminded this many days
+# before a required period ends (and once more when it ended without).
+MEETING_LEAD_DAYS = env_int("DANGJIAN_MEETING_LEAD_DAYS", 7, minimum=1, maximum=90)
 # How often each worker runs the sweeps (expiring letters, reminders); 0 turns them off.
 SWEEP_INTERVAL_SECONDS = env_int("DANGJIAN_SWEEP_INTERVAL", 300, minimum=0, maximum=86400)
 

@@ -21,6 +21,7 @@ from dangjian.transfers.models import State, Transfer
 EXPIRE = "dangjian.transfers.services.expire_letters"
 REMIND = "dangjian.committees.reminders.send_reelection_reminders"
 STUCK = "dangjian.transfers.notices.remind_stuck_transfers"
+MEETINGS = "dangjian.meetings.sweep.remind_due"
 DEADLINES = "dangjian.feedback.sweep.sweep_deadlines"
 
 
@@ -47,10 +48,21 @@ def due_term(people, tree):
     )
 
 
+@pytest.fixture
+def no_meetings_due(monkeypatch):
+    """Reminders of organisational life depend on the day of the month (their own tests are in
+    tests/meetings/test_sweep.py): here they find no period ending or just ended."""
+    from dangjian.meetings import sweep
+
+    monkeypatch.setattr(sweep, "targets", lambda today, lead: [])
+
+
 @pytest.mark.django_db
-def test_run_all_runs_every_sweep_once_and_again_does_nothing(stale_letter, due_term):
-    assert sweeps.run_all() == {EXPIRE: 1, REMIND: 2, STUCK: 0, DEADLINES: 0}
-    assert sweeps.run_all() == {EXPIRE: 0, REMIND: 0, STUCK: 0, DEADLINES: 0}
+def test_run_all_runs_every_sweep_once_and_again_does_nothing(
+    stale_letter, due_term, no_meetings_due
+):
+    assert sweeps.run_all() == {EXPIRE: 1, REMIND: 2, STUCK: 0, MEETINGS: 0, DEADLINES: 0}
+    assert sweeps.run_all() == {EXPIRE: 0, REMIND: 0, STUCK: 0, MEETINGS: 0, DEADLINES: 0}
     stale_letter.refresh_from_db()
     assert stale_letter.state == State.EXPIRED
     assert AuditEvent.objects.filter(action="letter.expire").count() == 1
@@ -92,13 +104,14 @@ def test_the_worker_thread_expires_a_real_letter(stale_letter):
 
 
 @pytest.mark.django_db
-def test_sweep_command_says_what_it_did(stale_letter, due_term):
+def test_sweep_command_says_what_it_did(stale_letter, due_term, no_meetings_due):
     out = io.StringIO()
     call_command("sweep", stdout=out)
     assert out.getvalue().splitlines() == [
         "expire_letters: 1",
         "send_reelection_reminders: 2",
         "remind_stuck_transfers: 0",
+        "remind_due: 0",
         "sweep_deadlines: 0",
     ]
     out = io.StringIO()
@@ -107,6 +120,7 @@ def test_sweep_command_says_what_it_did(stale_letter, due_term):
         "expire_letters: 0",
         "send_reelection_reminders: 0",
         "remind_stuck_transfers: 0",
+        "remind_due: 0",
         "sweep_deadlines: 0",
     ]
 

@@ -16,6 +16,7 @@ SWEEPS = [
     "dangjian.transfers.services.expire_letters",
     "dangjian.committees.reminders.send_reelection_reminders",
     "dangjian.transfers.notices.remind_stuck_transfers",
+    "dangjian.meetings.sweep.remind_due",
 ]
 
 
