@@ -247,7 +247,7 @@ class FrequencyRuleForm(forms.Form):
     activity_type = forms.TypedChoiceField(label=_("activity"), choices=(), coerce=int)
     frequency = forms.ChoiceField(
         label=_("required frequency"),
-        choices=[("", _("Remove the local rule (back to the rule above)")), *Frequency.choices],
+        choices=[*Frequency.choices, ("", _("Remove the local rule (back to the rule above)"))],
         required=False,
     )
     note = forms.CharField(
