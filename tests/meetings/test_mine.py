@@ -425,3 +425,30 @@ def test_meetings_that_appraise_nobody_take_no_ratings(client_for, accounts, mee
     )
     assert response.status_code == 400
     assert not Assessment.objects.exists()
+
+
+def test_leave_once_decided_is_not_asked_again(client_for, accounts, people, schedule):
+    later = schedule(starts_at=at(2))
+    c = client_for(accounts["zhang"])
+    c.post(mine_url(later, "mine_leave"), {"reason": "出差"})
+    services.decide_leave(
+        actor=people["alice"], attendee=attendee(later, accounts["zhang"]), approve=True
+    )
+    assert 'data-testid="ask-leave"' not in c.get(mine_url(later)).content.decode()
+    response = c.post(mine_url(later, "mine_leave"), {"reason": "又出差"})
+    assert response.status_code == 409
+    mine = attendee(later, accounts["zhang"])
+    assert (mine.state, mine.leave_state, mine.leave_reason) == ("leave", "approved", "出差")
+
+
+def test_a_guest_neither_appraises_nor_is_appraised(client_for, accounts, appraisal, roster):
+    Attendee.objects.filter(meeting=appraisal, member=roster["li"]).update(guest=True)
+    c = client_for(accounts["li"])
+    html = c.get(mine_url(appraisal)).content.decode()
+    assert 'data-testid="save-ratings"' not in html and 'data-testid="save-self"' not in html
+    assert c.post(mine_url(appraisal, "mine_self_assess"), {"text": "自评"}).status_code == 400
+    rate = c.post(mine_url(appraisal, "mine_rate"), {f"grade-{roster['wang'].pk}": "basic"})
+    assert rate.status_code == 400
+    assert not Assessment.objects.exists()
+    zhang = client_for(accounts["zhang"]).get(mine_url(appraisal)).content.decode()
+    assert f'data-member="{roster["li"].pk}"' not in zhang  # not among those to rate

@@ -458,6 +458,11 @@ def ask_leave(*, user, meeting: Meeting, reason) -> Attendee:
     meeting = _lock(meeting)
     if meeting.status != MeetingStatus.PLANNED or meeting.starts_at < timezone.now():
         raise Conflict(_("Leave is asked before the meeting starts."), code="too_late")
+    if attendee.leave_state in (LeaveState.APPROVED, LeaveState.REFUSED):
+        # Asking again would undo the decision (and leave an approved absence "asked").
+        raise Conflict(
+            _("Your leave was decided already: ask your branch secretary."), code="leave_decided"
+        )
     attendee.leave_state, attendee.leave_reason = LeaveState.ASKED, reason
     attendee.save(update_fields=["leave_state", "leave_reason"])
     audit.record(
@@ -825,10 +830,20 @@ def _appraisal(meeting: Meeting) -> None:
         raise Conflict(_("The meeting is cancelled."), code="cancelled")
 
 
+def _not_a_guest(me: Attendee) -> None:
+    # A guest (an incoming mobile member) takes part but is appraised where they belong, and
+    # must not weigh on the tally of the branch's members.
+    if me.guest:
+        raise ValidationFailed(
+            _("Guests neither appraise nor are appraised here."), code="guest", field="member"
+        )
+
+
 @transaction.atomic
 def self_assess(*, user, meeting: Meeting, text) -> Assessment:
     me = attendee_of(user, meeting)
     _appraisal(meeting)
+    _not_a_guest(me)
     text = clean_text(text, "text", 2000, required=True, lines=True)
     found, _c = Assessment.objects.update_or_create(
         meeting=meeting, member=me.member, rater=None, defaults={"text": text}
@@ -841,6 +856,7 @@ def self_assess(*, user, meeting: Meeting, text) -> Assessment:
 def rate_peer(*, user, meeting: Meeting, member: Member, grade) -> Assessment:
     me = attendee_of(user, meeting)
     _appraisal(meeting)
+    _not_a_guest(me)
     if grade not in Grade.values:
         raise ValidationFailed(_("Choose a grade."), code="invalid_grade", field="grade")
     if member.pk == me.member_id:
