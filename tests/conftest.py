@@ -47,6 +47,22 @@ def make_user(db):
 
 
 @pytest.fixture
+def activity_types(db):
+    """The builtin kinds of organisational life. A data migration makes them, but a test run in
+    a transaction empties every table after it: make them again when they are gone."""
+    import importlib
+
+    from django.apps import apps
+
+    from dangjian.meetings.models import ActivityType
+
+    if not ActivityType.objects.filter(builtin=True).exists():
+        migration = importlib.import_module("dangjian.meetings.migrations.0002_builtin_types")
+        migration.add_types(apps, None)
+    return {t.code: t for t in ActivityType.objects.all()}
+
+
+@pytest.fixture
 def admin(make_user):
     return make_user("root", is_superuser=True, is_staff=True)
 

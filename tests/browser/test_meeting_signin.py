@@ -54,7 +54,9 @@ def _code_on_the_screen(page, base, meeting) -> str | None:
     return qr.get_attribute("data-code")
 
 
-def test_a_member_signs_in_on_a_phone(live_server, page, phone, tree, people, roster, make_user):
+def test_a_member_signs_in_on_a_phone(
+    live_server, page, phone, tree, people, roster, make_user, activity_types
+):
     from dangjian.meetings import services
     from dangjian.meetings.models import ActivityType, Attendee, Meeting
 

@@ -6,12 +6,20 @@ import pytest
 from django.utils import timezone
 
 from dangjian.meetings import services
-from dangjian.meetings.models import ActivityType
 
 
 @pytest.fixture
-def types(db):
-    return {t.code: t for t in ActivityType.objects.all()}
+def types(activity_types):
+    return activity_types
+
+
+@pytest.fixture(autouse=True)
+def _builtin_types(request):
+    """Every test of this package that uses the database finds the builtin kinds there."""
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    ):
+        request.getfixturevalue("activity_types")
 
 
 @pytest.fixture

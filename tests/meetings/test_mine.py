@@ -452,3 +452,39 @@ def test_a_guest_neither_appraises_nor_is_appraised(client_for, accounts, apprai
     assert not Assessment.objects.exists()
     zhang = client_for(accounts["zhang"]).get(mine_url(appraisal)).content.decode()
     assert f'data-member="{roster["li"].pk}"' not in zhang  # not among those to rate
+
+
+def test_a_code_scanned_before_logging_in_stays_good_a_few_minutes(accounts, meeting):
+    from tests.conftest import PASSWORD
+
+    c = Client()
+    code = services.current_code(meeting)
+    scanned = c.get(sign_in_url(meeting, code))
+    assert scanned.status_code == 302 and reverse("core:login") in scanned["Location"]
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=2)):
+        # the code on the screen changed meanwhile; this browser saw this one while it was good
+        assert c.post(
+            reverse("core:login"), {"username": "zhang_user", "password": PASSWORD}
+        ).status_code in (302, 200)
+        c.force_login(accounts["zhang"])
+        response = c.post(sign_in_url(meeting), {"code": code})
+    assert response.status_code == 302, response.content.decode()[:300]
+    assert attendee(meeting, accounts["zhang"]).state == "present"
+
+
+def test_a_code_seen_long_ago_has_expired(client_for, accounts, meeting):
+    c = client_for(accounts["zhang"])
+    code = services.current_code(meeting)
+    c.get(sign_in_url(meeting, code))
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=6)):
+        response = c.post(sign_in_url(meeting), {"code": code})
+    assert response.status_code == 400
+    assert attendee(meeting, accounts["zhang"]).state == "expected"
+
+
+def test_an_expired_code_seen_by_this_browser_does_not_count(client_for, accounts, meeting):
+    c = client_for(accounts["zhang"])
+    old = services.current_code(meeting, timezone.now().timestamp() - 120)
+    c.get(sign_in_url(meeting, old))  # already expired when opened: nothing remembered
+    response = c.post(sign_in_url(meeting), {"code": old})
+    assert response.status_code == 400

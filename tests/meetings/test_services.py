@@ -406,3 +406,77 @@ def test_a_local_rule_for_a_subtree(people, tree, types, admin):
             activity_type=types["lecture"],
             frequency="year",
         )
+
+
+def test_no_vote_at_a_cancelled_meeting(meeting, people):
+    services.cancel(actor=people["alice"], meeting=meeting)
+    with pytest.raises(Conflict):
+        services.add_resolution(
+            actor=people["alice"], meeting=meeting, title="决议", yes=0, no=0, abstain=0
+        )
+
+
+@pytest.mark.parametrize(
+    ("day", "hour", "year_offset", "field"),
+    [
+        ("x", 14, 1, "day"),
+        (29, 14, 1, "day"),
+        (15, 24, 1, "hour"),
+        (15, "x", 1, "hour"),
+        (15, 14, 5, "year"),
+        (15, 14, -3, "year"),
+    ],
+)
+def test_plan_year_refuses_bad_input_by_field(people, tree, day, hour, year_offset, field):
+    year = timezone.localdate().year + year_offset
+    assert (
+        fails(
+            lambda: services.plan_year(
+                actor=people["alice"], organization=tree["branch_a"], year=year, day=day, hour=hour
+            )
+        )[1]
+        == field
+    )
+    assert Meeting.objects.count() == 0
+
+
+def test_planning_writes_one_audit_event_per_meeting(people, tree):
+    made = services.plan_year(
+        actor=people["alice"], organization=tree["branch_a"], year=timezone.localdate().year + 1
+    )
+    events = AuditEvent.objects.filter(action="meeting.schedule")
+    assert events.count() == len(made) and len({e.request_id for e in events}) == 1
+
+
+def test_a_date_far_away_is_refused_not_a_500(people, tree, types):
+    far = timezone.make_aware(datetime.datetime(9999, 12, 31, 23))
+    assert fails(
+        lambda: services.schedule(
+            actor=people["alice"],
+            organization=tree["branch_a"],
+            activity_type=types["theme_day"],
+            topic="x",
+            starts_at=far,
+        )
+    ) == ("out_of_range", "starts_at")
+
+
+def test_the_recorder_must_record_meetings_there(people, tree, types):
+    assert fails(
+        lambda: services.schedule(
+            actor=people["alice"],
+            organization=tree["branch_a"],
+            activity_type=types["theme_day"],
+            topic="主题党日",
+            starts_at=at(2),
+            recorder=people["bob"],
+        )
+    ) == ("not_a_recorder", "recorder")
+
+
+def test_a_stranger_signing_in_or_asking_leave_learns_nothing(meeting, make_user):
+    stranger = make_user("stranger2")
+    with pytest.raises(NotFound):
+        services.sign_in(user=stranger, meeting=meeting, code="garbage")
+    with pytest.raises(NotFound):
+        services.ask_leave(user=stranger, meeting=meeting, reason="")

@@ -194,6 +194,7 @@ def month_state(states: list[PeriodState], month: int) -> str:
 
 CODE_SECONDS = 30  # the QR code on the screen changes this often
 CODE_GRACE = 1  # the code of the window just ended still counts (a phone scanning at the turn)
+SEEN_SECONDS = 300  # a code seen valid when its page opened stays good this long (to log in)
 SIGNIN_BEFORE = datetime.timedelta(minutes=30)  # sign-in opens before the start
 SIGNIN_AFTER = datetime.timedelta(minutes=30)  # and closes after the end
 

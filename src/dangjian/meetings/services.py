@@ -162,8 +162,24 @@ def _clean(values: dict, org: Organization) -> dict:
             field="activity_type",
         )
     starts_at = _aware(values.get("starts_at"), "starts_at")
+    if not 1921 <= starts_at.year <= 2100:
+        raise ValidationFailed(
+            _("Enter a date between 1921 and 2100."), code="out_of_range", field="starts_at"
+        )
     ends_at = values.get("ends_at") or starts_at + datetime.timedelta(hours=2)
     ends_at = _aware(ends_at, "ends_at")
+    if not 1921 <= ends_at.year <= 2100:
+        raise ValidationFailed(
+            _("Enter a date between 1921 and 2100."), code="out_of_range", field="ends_at"
+        )
+    recorder = values.get("recorder")
+    if recorder is not None and not selectors.can(recorder, MANAGE, org):
+        raise ValidationFailed(
+            _("The recorder must be someone who records meetings at “%(org)s”.")
+            % {"org": org.name},
+            code="not_a_recorder",
+            field="recorder",
+        )
     if ends_at < starts_at:
         raise ValidationFailed(
             _("The meeting cannot end before it starts."), code="ends_before", field="ends_at"
@@ -172,8 +188,6 @@ def _clean(values: dict, org: Organization) -> dict:
         raise ValidationFailed(
             _("A meeting lasts three days at most."), code="too_long", field="ends_at"
         )
-    if starts_at.year < 1921:
-        raise ValidationFailed(_("Enter a date and time."), code="required", field="starts_at")
     link = clean_text(values.get("online_link", ""), "online_link", 500)
     if link and not link.startswith(("https://", "http://")):
         raise ValidationFailed(
@@ -196,7 +210,7 @@ def _clean(values: dict, org: Organization) -> dict:
         "place": clean_text(values.get("place", ""), "place", 200),
         "online_link": link,
         "host": clean_text(values.get("host", ""), "host", 64),
-        "recorder": values.get("recorder"),
+        "recorder": recorder,
         "lecturer": clean_text(values.get("lecturer", ""), "lecturer", 64),
         "lecture_title": clean_text(values.get("lecture_title", ""), "lecture_title", 200),
         "class_hours": hours,
@@ -389,8 +403,14 @@ def plan_year(
     has none yet (planned or held), on `day` of the period's first month at `hour`. Periods
     already past are left for the secretary to record."""
     _require(actor, organization)
-    if not (1 <= int(day) <= 28 and 0 <= int(hour) <= 23):
-        raise ValidationFailed(_("A day from 1 to 28."), code="invalid_day", field="day")
+    if organization.status != OrgStatus.ACTIVE:
+        raise ValidationFailed(
+            _("The organisation is dissolved."), code="dissolved", field="organization"
+        )
+    day = _whole(day, "day", 1, 28, _("A day from 1 to 28."))
+    hour = _whole(hour, "hour", 0, 23, _("An hour from 0 to 23."))
+    this_year = timezone.localdate().year
+    year = _whole(year, "year", this_year - 1, this_year + 1, _("Plan this year or the next."))
     from .selectors import required_activities
 
     today = timezone.localdate()
@@ -424,14 +444,23 @@ def plan_year(
             )
             _fill_attendees(meeting)
             made.append(meeting)
-    audit.record(
+    # One event per meeting, under the request's id (DESIGN: bulk changes).
+    audit.record_many(
         actor,
-        "meeting.plan_year",
-        organization,
-        after={"year": year, "planned": len(made)},
-        org_path=organization.path,
+        "meeting.schedule",
+        [(m, None, audit.snapshot(m, MEETING_FIELDS), m.org_path) for m in made],
     )
     return made
+
+
+def _whole(value, field: str, low: int, high: int, message) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = low - 1
+    if not low <= number <= high:
+        raise ValidationFailed(message, code=f"invalid_{field}", field=field)
+    return number
 
 
 # Leave, sign-in, attendance ------------------------------------------------------------------------
@@ -453,8 +482,8 @@ def attendee_of(user, meeting: Meeting) -> Attendee:
 
 @transaction.atomic
 def ask_leave(*, user, meeting: Meeting, reason) -> Attendee:
+    attendee = attendee_of(user, meeting)  # first: a stranger learns nothing more
     reason = clean_text(reason, "leave_reason", 200, required=True)
-    attendee = attendee_of(user, meeting)
     meeting = _lock(meeting)
     if meeting.status != MeetingStatus.PLANNED or meeting.starts_at < timezone.now():
         raise Conflict(_("Leave is asked before the meeting starts."), code="too_late")
@@ -522,10 +551,28 @@ CODE_ERRORS = {
 }
 
 
-@transaction.atomic
-def sign_in(*, user, meeting: Meeting, code, moment: float | None = None) -> Attendee:
-    """A member signs in by scanning the meeting's code. Twice is harmless."""
+def code_is_valid(meeting: Meeting, code, moment: float | None = None) -> bool:
     moment = time.time() if moment is None else moment
+    opens, closes = signin_window(meeting)
+    return (
+        rules.check_signin_code(
+            meeting.signin_secret.encode(), meeting.pk, str(code or "")[:100], moment, opens, closes
+        )
+        == "ok"
+    )
+
+
+@transaction.atomic
+def sign_in(
+    *, user, meeting: Meeting, code, moment: float | None = None, seen_at: float | None = None
+) -> Attendee:
+    """A member signs in by scanning the meeting's code. Twice is harmless. `seen_at`: when this
+    browser opened the sign-in page with this code (kept in its session); within
+    rules.SEEN_SECONDS the code is judged as of then, so logging in after scanning works."""
+    moment = time.time() if moment is None else moment
+    if seen_at is not None and 0 <= moment - seen_at <= rules.SEEN_SECONDS:
+        moment = seen_at
+    attendee = attendee_of(user, meeting)  # first: a stranger learns nothing more
     if meeting.status == MeetingStatus.CANCELLED:
         raise Conflict(_("The meeting is cancelled."), code="cancelled")
     opens, closes = signin_window(meeting)
@@ -534,7 +581,6 @@ def sign_in(*, user, meeting: Meeting, code, moment: float | None = None) -> Att
     )
     if verdict != "ok":
         raise ValidationFailed(CODE_ERRORS[verdict], code=f"code_{verdict}", field="code")
-    attendee = attendee_of(user, meeting)
     attendee = Attendee.objects.select_for_update().get(pk=attendee.pk)
     if attendee.state == AttendeeState.PRESENT:
         return attendee
@@ -756,6 +802,8 @@ def add_resolution(
     members present; yes votes, written opinions included, more than half of those expected)."""
     _require(actor, meeting.organization)
     meeting = _lock(meeting)
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Conflict(_("The meeting is cancelled."), code="cancelled")
     if not meeting.activity_type.votes:
         raise ValidationFailed(
             _("This kind of meeting does not vote."), code="no_votes", field="title"
@@ -819,12 +867,12 @@ def add_resolution(
 # Appraisal ---------------------------------------------------------------------------------------
 
 
-def _appraisal(meeting: Meeting) -> None:
+def _appraisal(meeting: Meeting, field: str = "grade") -> None:
     if not meeting.activity_type.appraisal:
         raise ValidationFailed(
             _("Members are not appraised at this kind of meeting."),
             code="no_appraisal",
-            field="grade",
+            field=field,
         )
     if meeting.status == MeetingStatus.CANCELLED:
         raise Conflict(_("The meeting is cancelled."), code="cancelled")
@@ -842,7 +890,7 @@ def _not_a_guest(me: Attendee) -> None:
 @transaction.atomic
 def self_assess(*, user, meeting: Meeting, text) -> Assessment:
     me = attendee_of(user, meeting)
-    _appraisal(meeting)
+    _appraisal(meeting, "text")
     _not_a_guest(me)
     text = clean_text(text, "text", 2000, required=True, lines=True)
     found, _c = Assessment.objects.update_or_create(

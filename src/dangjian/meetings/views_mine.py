@@ -2,9 +2,12 @@
 with leave and the appraisal forms, and the sign-in page the QR code on the recorder's screen
 opens. No role is needed: a member sees only the meetings they are expected at (404 otherwise)."""
 
+import time
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
@@ -21,7 +24,15 @@ from dangjian.core.models import OrgStatus, RoleAssignment
 from dangjian.members.models import Member
 
 from . import rules, selectors, services
-from .models import Assessment, Attendee, AttendeeState, Grade, LeaveState, MeetingStatus
+from .models import (
+    Assessment,
+    Attendee,
+    AttendeeState,
+    Grade,
+    LeaveState,
+    Meeting,
+    MeetingStatus,
+)
 
 # Who must study 56 class hours a year instead of 32 (DOMAIN §6).
 OFFICER_ROLES = ("secretary", "committee_member")
@@ -276,12 +287,36 @@ def mine_rate(request, pk):
 # Sign-in by QR code ------------------------------------------------------------------------------
 
 
+SEEN = "meeting_codes_seen"  # session: meeting pk -> [code, when it was seen valid]
+
+
+def _remember_code(request, pk: int, code: str) -> None:
+    """A code valid when its page was opened stays good for this browser a few minutes more: a
+    member who scans and then has to log in would otherwise find it changed meanwhile."""
+    meeting = Meeting.objects.filter(pk=pk).first() if 0 < pk < 2**63 else None
+    if meeting is not None and services.code_is_valid(meeting, code):
+        seen = dict(request.session.get(SEEN, {}))
+        seen[str(pk)] = [code, time.time()]
+        request.session[SEEN] = dict(list(seen.items())[-10:])
+
+
+def _seen_at(request, pk: int, code: str) -> float | None:
+    found = request.session.get(SEEN, {}).get(str(pk))
+    if found and found[0] == code:
+        return float(found[1])
+    return None
+
+
 @never_cache
-@login_required
 @require_http_methods(["GET", "POST"])
 def sign_in(request, pk):
     """What the QR code on the recorder's screen opens: the meeting and a big button. Only the
-    POST signs in (a link preview or a prefetch must not); the success page follows it."""
+    POST signs in (a link preview or a prefetch must not); the success page follows it. Not
+    logged in yet: the code is remembered as seen, then the login page, then back here."""
+    if request.method == "GET" and request.GET.get("code"):
+        _remember_code(request, pk, str(request.GET["code"])[:100])
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     attendee = _mine(request.user, pk)
     meeting = attendee.meeting
     source = request.POST if request.method == "POST" else request.GET
@@ -300,7 +335,12 @@ def sign_in(request, pk):
     if request.method == "POST":
         was_present = attendee.state == AttendeeState.PRESENT
         try:
-            services.sign_in(user=request.user, meeting=meeting, code=code)
+            services.sign_in(
+                user=request.user,
+                meeting=meeting,
+                code=code,
+                seen_at=_seen_at(request, meeting.pk, code),
+            )
         except NotFound:
             raise Http404 from None
         except ServiceError as exc:
