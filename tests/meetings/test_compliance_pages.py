@@ -12,6 +12,8 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from dangjian.core import services as core_services
 from dangjian.meetings import services
@@ -63,7 +65,9 @@ def test_a_secretary_opens_on_her_branch(clock, people, tree, types, client_for)
         "done",
         "due",
     ]
-    assert committee["source"]["text"] == "Branch work regulations (2018)"
+    with translation.override("zh-hans"):  # the page's language
+        expected = gettext("Branch work regulations (%(version)s)") % {"version": "2018"}
+        assert committee["source"]["text"] == expected
     page = text(response)
     assert reverse("meetings:detail", args=[held.pk]) in page
     assert 'data-testid="heatmap"' not in page  # a branch has no map of branches
@@ -71,7 +75,9 @@ def test_a_secretary_opens_on_her_branch(clock, people, tree, types, client_for)
     due = [(p["activity"], p["period"].end) for p in own["due_next"]]
     assert due[0][1] == datetime.date(2026, 6, 30)
     assert due[-1][1] == datetime.date(2026, 12, 31)
-    assert {a for a, _end in due} >= {"Branch committee meeting", "Theme Party day"}
+    with translation.override("zh-hans"):  # the page's language
+        names = {gettext("Branch committee meeting"), gettext("Theme Party day")}
+    assert {a for a, _end in due} >= names
     assert page.index('data-testid="due-next"') < page.index('data-testid="activity-')
 
 
@@ -85,7 +91,8 @@ def test_a_planned_meeting_shows_under_what_is_due(clock, people, tree, types, c
         starts_at=NOW + datetime.timedelta(days=3),
     )
     own = client_for(people["alice"]).get(URL).context["own"]
-    theme = next(p for p in own["due_next"] if p["activity"] == "Theme Party day")
+    with translation.override("zh-hans"):  # the page's language
+        theme = next(p for p in own["due_next"] if p["activity"] == gettext("Theme Party day"))
     assert theme["planned"] == [planned] and theme["days_left"] == 15
 
 

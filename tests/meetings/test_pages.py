@@ -1007,3 +1007,19 @@ def test_a_bad_frequency_is_refused_on_its_field(en, people, tree, types):
     assert response.status_code == 400
     assert 'data-testid="error-frequency"' in body(response)
     assert state() == before
+
+
+def test_a_stale_attendance_page_leaves_a_qr_sign_in_alone(client_for, people, meeting, accounts):
+    from dangjian.meetings import services as meeting_services
+
+    rows = {a.name: a for a in meeting.attendees.all()}
+    meeting_services.sign_in(
+        user=accounts["zhang"], meeting=meeting, code=meeting_services.current_code(meeting)
+    )
+    url = reverse("meetings:attendance", args=[meeting.pk])
+    posted = {f"state-{a.pk}": "absent" for a in rows.values()}
+    posted |= {f"was-{a.pk}": "expected" for a in rows.values()}  # as the page was drawn
+    response = client_for(people["alice"]).post(url, posted)
+    assert response.status_code in (200, 302)
+    now = {a.name: a.state for a in meeting.attendees.all()}
+    assert now == {"张三": "present", "李四": "absent", "王五": "absent"}

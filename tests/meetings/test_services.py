@@ -318,7 +318,7 @@ def test_appraisal(people, tree, types, roster, accounts):
         organization=tree["branch_a"],
         activity_type=types["appraisal"],
         topic="2026年度民主评议党员",
-        starts_at=at(0, 9),
+        starts_at=at(-1, 9),
     )
     services.self_assess(user=accounts["zhang"], meeting=appraisal, text="认真履行党员义务")
     services.rate_peer(
@@ -337,6 +337,14 @@ def test_appraisal(people, tree, types, roster, accounts):
             user=accounts["wang"], meeting=appraisal, member=roster["zhao"], grade="excellent"
         )
     ) == ("not_a_member", "member")
+    tallied = selectors.appraisal_tally(appraisal)
+    zhang = next(row for row in tallied if row["member"].pk == roster["zhang"].pk)
+    assert zhang["counts"] is None and zhang["rated"] == 2  # not counted while people rate
+    appraisal = services.mark_held(actor=people["alice"], meeting=appraisal)
+    with pytest.raises(Conflict):
+        services.rate_peer(
+            user=accounts["wang"], meeting=appraisal, member=roster["zhang"], grade="basic"
+        )
     tallied = selectors.appraisal_tally(appraisal)
     zhang = next(row for row in tallied if row["member"].pk == roster["zhang"].pk)
     assert zhang["counts"] == {"excellent": 1, "qualified": 1, "basic": 0, "unqualified": 0}
@@ -480,3 +488,59 @@ def test_a_stranger_signing_in_or_asking_leave_learns_nothing(meeting, make_user
         services.sign_in(user=stranger, meeting=meeting, code="garbage")
     with pytest.raises(NotFound):
         services.ask_leave(user=stranger, meeting=meeting, reason="")
+
+
+def test_a_committee_meeting_expects_the_committee_only(people, tree, types, roster, accounts):
+    from dangjian.core import services as core
+
+    # zhang's account becomes a committee member of branch A; the others stay members
+    core.assign_role(
+        actor=people["alice"], user=accounts["zhang"], org=tree["branch_a"], role="committee_member"
+    )
+    committee = services.schedule(
+        actor=people["alice"],
+        organization=tree["branch_a"],
+        activity_type=types["committee_meeting"],
+        topic="支委会：研究党员处分",
+        starts_at=at(2),
+    )
+    assert [a.name for a in committee.attendees.all()] == ["张三"]
+    with pytest.raises(NotFound):
+        selectors.my_meeting(accounts["wang"], committee.pk)  # a member sees nothing of it
+
+
+def test_who_is_expected_follows_the_membership_until_the_meeting_is_held(
+    people, tree, types, roster
+):
+    later = services.schedule(
+        actor=people["alice"],
+        organization=tree["branch_a"],
+        activity_type=types["general_meeting"],
+        topic="支部党员大会",
+        starts_at=at(2),
+    )
+    wang = roster["wang"]
+    wang.party_probation = True  # put under Party probation after the meeting was planned
+    wang.save(update_fields=["party_probation"])
+    from dangjian.members.models import Member
+
+    Member.objects.filter(pk=roster["zhang"].pk).update(
+        organization=tree["branch_b"], org_path=tree["branch_b"].path
+    )  # moved to branch B
+    services.send_notice(actor=people["alice"], meeting=later)
+    expected = {a.name: a.may_vote for a in later.attendees.all()}
+    assert expected == {"李四": False, "王五": False}
+
+
+def test_a_stale_attendance_page_does_not_undo_a_sign_in(meeting, people, accounts):
+    rows = {a.name: a for a in meeting.attendees.all()}
+    shown = {a.pk: a.state for a in rows.values()}  # the page as drawn: everyone expected
+    services.sign_in(user=accounts["zhang"], meeting=meeting, code=services.current_code(meeting))
+    services.set_attendance(
+        actor=people["alice"],
+        meeting=meeting,
+        states={rows["张三"].pk: "absent", rows["王五"].pk: "present"},
+        shown=shown,
+    )
+    now = {a.name: a.state for a in meeting.attendees.all()}
+    assert now["张三"] == "present" and now["王五"] == "present"

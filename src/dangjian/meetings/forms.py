@@ -110,6 +110,7 @@ class CancelForm(ActionForm):
     reason = forms.CharField(label=_("reason for cancelling"), max_length=200)
 
 
+SHOWN_FIELD = re.compile(r"^was-(\d{1,18})$")
 STATE_FIELD = re.compile(r"^state-(\d{1,18})$")
 
 
@@ -132,6 +133,13 @@ class AttendanceForm(ActionForm):
         if not states:
             raise ValidationError(_("Mark the attendance of at least one person."))
         self.cleaned_data["states"] = states
+        # What the page showed when it was drawn: rows changed since are not overwritten.
+        shown = {}
+        for key in self.data:
+            found = SHOWN_FIELD.match(key)
+            if found:
+                shown[int(found.group(1))] = str(self.data.get(key, ""))[:20]
+        self.cleaned_data["shown"] = shown
         return self.cleaned_data
 
     def posted(self) -> dict[int, str]:

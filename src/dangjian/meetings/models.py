@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dangjian.core.models import Organization, User
 from dangjian.members.models import Member
@@ -179,7 +180,7 @@ class Attendee(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendees")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     guest = models.BooleanField(_("guest"), default=False)
-    may_vote = models.BooleanField(_("votes"), default=False)
+    may_vote = models.BooleanField(pgettext_lazy("has a vote", "votes"), default=False)
     name = models.CharField(_("name"), max_length=64)
     state = models.CharField(
         _("attendance"), max_length=12, choices=AttendeeState.choices, default="expected"

@@ -7,9 +7,10 @@ heat map costs one query over small rows whatever the number of meetings.
 """
 
 import datetime
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connections
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -137,23 +138,33 @@ class Compliance:
 WORST = [rules.OVERDUE, rules.DUE, rules.UPCOMING, rules.DONE, rules.NOT_REQUIRED]
 
 
-def _since(org: Organization) -> datetime.date | None:
-    return getattr(org, "established_on", None)
-
-
 RANK = {state: i for i, state in enumerate(WORST)}
+MONTHS = range(1, 13)
+
+
+@dataclass(frozen=True)
+class _Activity:
+    """One activity's year, shared by every organisation with the same tallies: its periods'
+    states, each month's rank (index in WORST) and the periods done and overdue."""
+
+    states: list
+    ranks: tuple
+    done: int
+    overdue: int
 
 
 class _Year:
-    """The periods of one year and the states they can take, worked out once per call: a heat
-    map asks the same questions of thousands of organisations, so each (period, held, before the
-    organisation existed) is decided by the rules once and its PeriodState shared (immutable)."""
+    """The periods of one year and what they come to, worked out once per call: a heat map asks
+    the same questions of thousands of organisations, and most of them hold the same months, so
+    each (frequency, meetings per month, dates that make periods not required) is decided by
+    the rules once and shared (the results are never changed)."""
 
     def __init__(self, year: int, today: datetime.date):
         self.year, self.today = year, today
+        self.first, self.last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
         self._periods: dict[str, list[tuple]] = {}
+        self.decided: dict[tuple, _Activity] = {}
         self._states: dict[tuple, rules.PeriodState] = {}
-        self._cells: dict[str, list[int]] = {}
 
     def periods(self, frequency: str) -> list[tuple]:
         """(period, its months) of the year, in order."""
@@ -163,70 +174,93 @@ class _Year:
             self._periods[frequency] = found
         return found
 
-    def cells(self, frequency: str) -> list[int]:
-        """For each month 1..12, the index of the period it falls in (-1: none)."""
-        found = self._cells.get(frequency)
+    def bounds(self, org: Organization) -> tuple:
+        """The organisation's dates that can make a period of this year not required (None for
+        those that cannot): when it was established, and when it was dissolved."""
+        since = getattr(org, "established_on", None)
+        until = org.dissolved_on if org.status != OrgStatus.ACTIVE else None
+        return (
+            since if since is not None and since > self.first else None,
+            until if until is not None and until < self.last else None,
+        )
+
+    def activity(self, frequency: str, held: tuple, bounds: tuple) -> _Activity:
+        """`held`: meetings held in each month (None for none)."""
+        key = (frequency, held, bounds)
+        found = self.decided.get(key)
         if found is None:
-            found = [-1] * 12
-            for i, (_p, months) in enumerate(self.periods(frequency)):
-                for month in months:
-                    found[month - 1] = i
-            self._cells[frequency] = found
+            found = self.decided[key] = self._decide(frequency, held, *bounds)
         return found
 
-    def states(self, frequency, by_month, since, until) -> list[rules.PeriodState]:
-        out = []
+    def _decide(self, frequency, held, since, until) -> _Activity:
+        states = []
+        ranks = [RANK[rules.NOT_REQUIRED]] * 12
+        done = overdue = 0
+        shared = self._states
         for i, (period, months) in enumerate(self.periods(frequency)):
-            held = sum(by_month.get(m, 0) for m in months) if by_month else 0
+            if len(months) == 1:
+                count = held[months[0] - 1] or 0
+            else:
+                count = sum(held[m - 1] or 0 for m in months)
             # Periods that ended before the organisation existed, or had not ended when it
             # was dissolved, are not required of it.
             gone = (since is not None and period.end < since) or (
                 until is not None and period.end > until
             )
-            key = (frequency, i, held, gone)
-            found = self._states.get(key)
+            key = (frequency, i, count, gone)
+            found = shared.get(key)
             if found is None:
                 state = (
                     rules.NOT_REQUIRED
                     if gone
-                    else rules.period_state(period, held, self.today, None)
+                    else rules.period_state(period, count, self.today, None)
                 )
-                found = self._states[key] = rules.PeriodState(period, state, held)
-            out.append(found)
-        return out
+                found = shared[key] = rules.PeriodState(period, state, count)
+            states.append(found)
+            rank = RANK[found.state]
+            for m in months:
+                ranks[m - 1] = rank
+            done += found.state == rules.DONE
+            overdue += found.state == rules.OVERDUE
+        return _Activity(states, tuple(ranks), done, overdue)
 
 
-def _until(org: Organization) -> datetime.date | None:
-    return org.dissolved_on if org.status != OrgStatus.ACTIVE else None
+NOTHING_HELD = (None,) * 12
 
 
 def _compliance(org, year, today, types, local, held, calendar=None, required=None) -> Compliance:
     calendar = calendar or _Year(year, today)
     if required is None:
         required = required_activities(org, types, local)
-    since, until = _since(org), _until(org)
+    bounds = calendar.bounds(org)
+    org_id = org.id
     activities = []
-    cells = [RANK[rules.NOT_REQUIRED]] * 12
     result = Compliance(org, activities)
+    ranks = []
+    done = overdue = 0
+    decided = calendar.decided
     for t, frequency in required:
-        states = calendar.states(frequency, held.get((org.pk, t.pk)), since, until)
-        activities.append((t, frequency, states))
-        for month, i in enumerate(calendar.cells(frequency)):
-            rank = RANK[states[i].state] if i >= 0 else RANK[rules.NOT_REQUIRED]
-            if rank < cells[month]:
-                cells[month] = rank
-        for s in states:
-            if s.state == rules.DONE:
-                result.done += 1
-                result.required += 1
-            elif s.state == rules.OVERDUE:
-                result.overdue += 1
-                result.required += 1
-    result.months = [WORST[rank] for rank in cells]
+        vector = held.get((org_id, t.id), NOTHING_HELD)
+        found = decided.get((frequency, vector, bounds))
+        if found is None:
+            found = calendar.activity(frequency, vector, bounds)
+        activities.append((t, frequency, found.states))
+        ranks.append(found.ranks)
+        done += found.done
+        overdue += found.overdue
+    result.done, result.overdue, result.required = done, overdue, done + overdue
+    if len(ranks) > 1:
+        result.months = [WORST[r] for r in map(min, *ranks)]
+    elif ranks:
+        result.months = [WORST[r] for r in ranks[0]]
+    else:
+        result.months = [rules.NOT_REQUIRED] * 12
     return result
 
 
 def _held(org_ids: list[int] | None, year: int, path: str | None = None, type_ids=None) -> dict:
+    """(organisation id, type id) -> meetings held in each month of the year (None for none):
+    one row per organisation and type, summed by the database."""
     qs = MonthTally.objects.filter(year=year, held__gt=0)
     if path is not None:
         qs = qs.filter(selectors.subtree_range("org_path", path))
@@ -234,12 +268,19 @@ def _held(org_ids: list[int] | None, year: int, path: str | None = None, type_id
         qs = qs.filter(organization_id__in=org_ids)
     if type_ids is not None:
         qs = qs.filter(activity_type_id__in=type_ids)
-    held = defaultdict(dict)
-    for org_id, type_id, month, count in qs.values_list(
-        "organization_id", "activity_type_id", "month", "held"
-    ):
-        held[(org_id, type_id)][month] = count
-    return held
+    months = {f"m{m}": Sum("held", filter=Q(month=m)) for m in MONTHS}
+    query = (
+        qs.order_by()
+        .values("organization_id", "activity_type_id")
+        .annotate(**months)
+        .values_list("organization_id", "activity_type_id", *months)
+    )
+    # Read through the cursor: the rows are plain integers, and Django's per-value converters
+    # cost more than the query for a whole county (docs/performance.md).
+    sql, params = query.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(row[0], row[1]): tuple(row[2:]) for row in cursor.fetchall()}
 
 
 def compliance(org: Organization, year: int, today: datetime.date | None = None) -> Compliance:
@@ -251,7 +292,9 @@ def compliance(org: Organization, year: int, today: datetime.date | None = None)
     return _compliance(org, year, today, types, local, _held([org.pk], year))
 
 
-HOLDING_KINDS = ("branch", "joint_branch", "general_branch", "group")
+# The organisations a heat map lists: those that hold meetings of their own (Party groups are
+# left to their branch's page).
+MAP_KINDS = ("branch", "joint_branch", "general_branch")
 
 
 def heatmap(
@@ -260,17 +303,21 @@ def heatmap(
     year: int,
     today: datetime.date | None = None,
     *,
-    kinds=("branch", "joint_branch"),
+    kinds=MAP_KINDS,
     only_overdue: bool = False,
 ) -> list[Compliance]:
     """Every organisation of these kinds under `root` (in the user's scope) with its twelve
-    month cells: three queries (organisations, local rules, tallies) whatever their number."""
+    month cells: three queries (organisations, local rules, tallies) whatever their number. A
+    general branch at the root is left out: its page shows its own activities apart, above its
+    branches; a branch at the root is the whole map."""
     today = today or timezone.localdate()
     # Organisations dissolved during the year still answer for the months they existed.
     orgs = list(
         selectors.organizations(user, VIEW)
         .filter(selectors.subtree_range("path", root.path), kind__in=kinds)
+        .exclude(pk=root.pk if root.kind not in rules.BRANCHES else None)
         .filter(Q(status=OrgStatus.ACTIVE) | Q(dissolved_on__year__gte=year))
+        .defer("created_at", "updated_at", "contact_person", "contact_phone")
         .order_by("path")
     )
     types = active_types()
@@ -285,15 +332,21 @@ def heatmap(
     relevant = [t.pk for t in types if t.kind_set & set(kinds)]
     held = _held(None, year, root.path, relevant)
     calendar = _Year(year, today)
-    by_kind = {}  # without local rules, what an organisation holds depends on its kind alone
+    # What an organisation must hold depends on its kind and the local rules on its path only.
+    ruled = {path for path, _type_id in local}
+    required_for = {}
+    step = Organization.steplen
     rows = []
     for o in orgs:
-        if local:
-            required = required_activities(o, types, local)
-        else:
-            required = by_kind.get(o.kind)
-            if required is None:
-                required = by_kind[o.kind] = required_activities(o, types, local)
+        key = (
+            o.kind,
+            tuple(
+                o.path[:end] for end in range(step, len(o.path) + 1, step) if o.path[:end] in ruled
+            ),
+        )
+        required = required_for.get(key)
+        if required is None:
+            required = required_for[key] = required_activities(o, types, local)
         rows.append(_compliance(o, year, today, types, local, held, calendar, required))
     if only_overdue:
         rows = [r for r in rows if r.overdue]
@@ -303,9 +356,9 @@ def heatmap(
 def heat_summary(rows: list[Compliance]) -> dict:
     """Per month, how many organisations are done, due, overdue: the chart above the map."""
     counts = {state: [0] * 12 for state in WORST}
-    for row in rows:
-        for i, state in enumerate(row.months):
-            counts[state][i] += 1
+    for i, column in enumerate(zip(*(row.months for row in rows), strict=True)):
+        for state, n in Counter(column).items():
+            counts[state][i] = n
     return counts
 
 
@@ -379,6 +432,9 @@ def appraisal_tally(meeting: Meeting) -> list[dict]:
         else:
             grades[member_id].append(grade)
     conclusions = dict(Conclusion.objects.filter(meeting=meeting).values_list("member_id", "grade"))
+    # The grades are counted and shown only once the appraisal is closed (the meeting recorded
+    # as held): a tally watched while people rate would tell who gave which.
+    revealed = meeting.status == MeetingStatus.HELD
     rows = []
     for member in members:
         counts = rules.tally(grades[member.pk])
@@ -386,9 +442,9 @@ def appraisal_tally(meeting: Meeting) -> list[dict]:
             {
                 "member": member,
                 "self": selves.get(member.pk, ""),
-                "counts": counts,
+                "counts": counts if revealed else None,
                 "rated": sum(counts.values()),
-                "suggested": rules.suggested_grade(counts),
+                "suggested": rules.suggested_grade(counts) if revealed else None,
                 "conclusion": conclusions.get(member.pk),
             }
         )

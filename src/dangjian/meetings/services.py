@@ -9,7 +9,7 @@ import time
 
 import nh3
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -217,19 +217,41 @@ def _clean(values: dict, org: Organization) -> dict:
     }
 
 
-def expected_people(org: Organization, on: datetime.date) -> list[tuple[Member, bool, bool]]:
+# Meetings of the organisation's committee (支委会) are for its members, not the whole branch.
+COMMITTEE_ONLY = frozenset({"committee_meeting"})
+COMMITTEE_ROLES = ("secretary", "committee_member")
+
+
+def _committee(org: Organization, on: datetime.date) -> set[int]:
+    """Members of the organisation's committee on a day: its office-holders, and members whose
+    accounts hold a secretary's or committee member's role there."""
+    from dangjian.committees.models import OfficeHolder
+    from dangjian.core.models import RoleAssignment
+
+    holders = OfficeHolder.objects.filter(organization=org, started_on__lte=on).filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gt=on)
+    )
+    users = RoleAssignment.objects.filter(organization=org, role__in=COMMITTEE_ROLES)
+    return set(holders.values_list("member_id", flat=True)) | set(
+        Member.objects.filter(user__in=users.values("user")).values_list("pk", flat=True)
+    )
+
+
+def expected_people(
+    org: Organization, on: datetime.date, activity_type: ActivityType | None = None
+) -> list[tuple[Member, bool, bool]]:
     """(member, guest, may_vote) for a meeting of `org` on a day: the members of its subtree
     (a branch's meeting includes its Party groups), then incoming mobile members with a record,
-    who never vote here (DOMAIN §7)."""
+    who never vote here (DOMAIN §7). A committee meeting expects the committee only."""
     from dangjian.transfers.selectors import guests_of
 
     voters = set(voting_members(org).values_list("pk", flat=True))
-    people = [
-        (m, False, m.pk in voters)
-        for m in Member.objects.filter(
-            selectors.subtree_range("org_path", org.path), status="active"
-        ).order_by("name", "id")
-    ]
+    members = Member.objects.filter(
+        selectors.subtree_range("org_path", org.path), status="active"
+    ).order_by("name", "id")
+    if activity_type is not None and activity_type.code in COMMITTEE_ONLY:
+        return [(m, False, m.pk in voters) for m in members.filter(pk__in=_committee(org, on))]
+    people = [(m, False, m.pk in voters) for m in members]
     seen = {m.pk for m, _g, _v in people}
     guest_ids = [s.member_id for s in guests_of(org, on) if s.member_id and s.member_id not in seen]
     people += [(m, True, False) for m in Member.objects.filter(pk__in=guest_ids).order_by("name")]
@@ -260,10 +282,47 @@ def _fill_attendees(meeting: Meeting) -> int:
     day = timezone.localtime(meeting.starts_at).date()
     rows = [
         Attendee(meeting=meeting, member=m, guest=guest, may_vote=vote, name=m.name)
-        for m, guest, vote in expected_people(meeting.organization, day)
+        for m, guest, vote in expected_people(meeting.organization, day, meeting.activity_type)
     ]
     Attendee.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def _refresh_attendees(meeting: Meeting) -> None:
+    """While a meeting is planned, who is expected follows the membership: members who came are
+    added, those who left and were not yet marked are dropped, and who votes is decided again
+    (admitted as full, put under Party probation). Quorum and votes then count the right
+    people. A meeting held or cancelled keeps its list as it was."""
+    if meeting.status != MeetingStatus.PLANNED:
+        return
+    day = timezone.localtime(meeting.starts_at).date()
+    wanted = {
+        m.pk: (m, g, v)
+        for m, g, v in expected_people(meeting.organization, day, meeting.activity_type)
+    }
+    current = {a.member_id: a for a in Attendee.objects.filter(meeting=meeting)}
+    gone = [
+        a.pk
+        for member_id, a in current.items()
+        if member_id not in wanted and a.state == AttendeeState.EXPECTED and not a.leave_state
+    ]
+    Attendee.objects.filter(pk__in=gone).delete()
+    changed = []
+    for member_id, a in current.items():
+        if member_id in wanted:
+            _m, guest, vote = wanted[member_id]
+            if (a.guest, a.may_vote) != (guest, vote):
+                a.guest, a.may_vote = guest, vote
+                changed.append(a)
+    Attendee.objects.bulk_update(changed, ["guest", "may_vote"])
+    Attendee.objects.bulk_create(
+        [
+            Attendee(meeting=meeting, member=m, guest=g, may_vote=v, name=m.name)
+            for member_id, (m, g, v) in wanted.items()
+            if member_id not in current
+        ],
+        ignore_conflicts=True,
+    )
 
 
 @transaction.atomic
@@ -285,6 +344,7 @@ def update(*, actor, meeting: Meeting, **values) -> Meeting:
     meeting.save()
     if was_held:
         _tally(meeting, +1)
+    _refresh_attendees(meeting)  # another day or kind may expect other people
     _record(actor, "meeting.update", meeting, before=before)
     return meeting
 
@@ -338,6 +398,7 @@ def mark_held(*, actor, meeting: Meeting) -> Meeting:
     if meeting.status != MeetingStatus.PLANNED:
         raise Conflict(_("Only a planned meeting can be recorded as held."), code="wrong_status")
     _check_not_future(meeting.starts_at)
+    _refresh_attendees(meeting)  # the last time the list follows the membership
     before = audit.snapshot(meeting, MEETING_FIELDS)
     meeting.status = MeetingStatus.HELD
     meeting.held_at = meeting.updated_at = timezone.now()
@@ -365,6 +426,7 @@ def send_notice(*, actor, meeting: Meeting) -> int:
     meeting = _lock(meeting)
     if meeting.status != MeetingStatus.PLANNED:
         raise Conflict(_("Only a planned meeting can be announced."), code="wrong_status")
+    _refresh_attendees(meeting)
     users = set(
         Attendee.objects.filter(meeting=meeting, member__user__isnull=False).values_list(
             "member__user_id", flat=True
@@ -413,6 +475,8 @@ def plan_year(
     year = _whole(year, "year", this_year - 1, this_year + 1, _("Plan this year or the next."))
     from .selectors import required_activities
 
+    # Two clicks of "plan the year" queue here, and the second finds the first's meetings.
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
     today = timezone.localdate()
     made = []
     existing = set()
@@ -485,6 +549,7 @@ def ask_leave(*, user, meeting: Meeting, reason) -> Attendee:
     attendee = attendee_of(user, meeting)  # first: a stranger learns nothing more
     reason = clean_text(reason, "leave_reason", 200, required=True)
     meeting = _lock(meeting)
+    attendee = Attendee.objects.select_for_update().get(pk=attendee.pk)
     if meeting.status != MeetingStatus.PLANNED or meeting.starts_at < timezone.now():
         raise Conflict(_("Leave is asked before the meeting starts."), code="too_late")
     if attendee.leave_state in (LeaveState.APPROVED, LeaveState.REFUSED):
@@ -597,14 +662,18 @@ def sign_in(
 
 
 @transaction.atomic
-def set_attendance(*, actor, meeting: Meeting, states: dict[int, str]) -> int:
+def set_attendance(
+    *, actor, meeting: Meeting, states: dict[int, str], shown: dict[int, str] | None = None
+) -> int:
     """The recorder marks attendance (those without a phone signed in by hand); attendee id ->
-    state. Ids not of this meeting are refused, nothing is written then."""
+    state. Ids not of this meeting are refused, nothing is written then. `shown`: the states
+    the recorder's page showed; a row that changed since (a member signed in by QR, another
+    recorder marked it) is left as it is now, not overwritten by the stale page."""
     _require(actor, meeting.organization)
     meeting = _lock(meeting)
     if meeting.status == MeetingStatus.CANCELLED:
         raise Conflict(_("The meeting is cancelled."), code="cancelled")
-    attendees = {a.pk: a for a in Attendee.objects.filter(meeting=meeting)}
+    attendees = {a.pk: a for a in Attendee.objects.select_for_update().filter(meeting=meeting)}
     for pk, state in states.items():
         if pk not in attendees:
             raise ValidationFailed(
@@ -622,6 +691,8 @@ def set_attendance(*, actor, meeting: Meeting, states: dict[int, str]) -> int:
         attendee = attendees[pk]
         if attendee.state == state:
             continue
+        if shown is not None and pk in shown and shown[pk] != attendee.state:
+            continue  # changed by someone else since the page was drawn
         attendee.state = state
         if state == AttendeeState.PRESENT and not attendee.signed_at:
             attendee.signed_at, attendee.signed_how = now, "manual"
@@ -808,6 +879,7 @@ def add_resolution(
         raise ValidationFailed(
             _("This kind of meeting does not vote."), code="no_votes", field="title"
         )
+    _refresh_attendees(meeting)
     title = clean_text(title, "title", 200, required=True)
     yes, no, abstain = _count(yes, "yes"), _count(no, "no"), _count(abstain, "abstain")
     written = _count(written, "written")
@@ -878,6 +950,12 @@ def _appraisal(meeting: Meeting, field: str = "grade") -> None:
         raise Conflict(_("The meeting is cancelled."), code="cancelled")
 
 
+def _rating_open(meeting: Meeting) -> None:
+    # Once the meeting is recorded as held the grades are counted and shown: no more changes.
+    if meeting.status != MeetingStatus.PLANNED:
+        raise Conflict(_("The appraisal is closed."), code="appraisal_closed")
+
+
 def _not_a_guest(me: Attendee) -> None:
     # A guest (an incoming mobile member) takes part but is appraised where they belong, and
     # must not weigh on the tally of the branch's members.
@@ -890,7 +968,9 @@ def _not_a_guest(me: Attendee) -> None:
 @transaction.atomic
 def self_assess(*, user, meeting: Meeting, text) -> Assessment:
     me = attendee_of(user, meeting)
+    meeting = _lock(meeting)
     _appraisal(meeting, "text")
+    _rating_open(meeting)
     _not_a_guest(me)
     text = clean_text(text, "text", 2000, required=True, lines=True)
     found, _c = Assessment.objects.update_or_create(
@@ -903,7 +983,9 @@ def self_assess(*, user, meeting: Meeting, text) -> Assessment:
 @transaction.atomic
 def rate_peer(*, user, meeting: Meeting, member: Member, grade) -> Assessment:
     me = attendee_of(user, meeting)
+    meeting = _lock(meeting)
     _appraisal(meeting)
+    _rating_open(meeting)
     _not_a_guest(me)
     if grade not in Grade.values:
         raise ValidationFailed(_("Choose a grade."), code="invalid_grade", field="grade")

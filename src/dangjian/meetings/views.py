@@ -514,7 +514,9 @@ def detail(request, pk):
 
 
 def _attendance(user, meeting, data):
-    changed = services.set_attendance(actor=user, meeting=meeting, states=data["states"])
+    changed = services.set_attendance(
+        actor=user, meeting=meeting, states=data["states"], shown=data.get("shown") or None
+    )
     return _("Attendance saved (%(n)d changed).") % {"n": changed}
 
 

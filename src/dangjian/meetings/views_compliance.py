@@ -242,7 +242,7 @@ def _heat(request, user, org: Organization, year: int, today: datetime.date) -> 
     }
     counts = {path: {"branches": 0, "overdue": 0} for path in children}
     for r in rows:
-        above = counts.get(r.org.path[:step])
+        above = counts.get(r.org.path[:step]) if len(r.org.path) > step else None
         if above is not None:
             above["branches"] += 1
             above["overdue"] += bool(r.overdue)

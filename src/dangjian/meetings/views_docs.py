@@ -162,7 +162,11 @@ def _appraisal_context(request, meeting, error, typed) -> dict:
     for row in rows:
         row["note"] = notes.get(row["member"].pk, "")
         row["mine"] = typed.get("member") == row["member"].pk  # the row the error belongs to
-        row["grade_counts"] = [row["counts"][g] for g in rules.GRADES]
+        # None until the appraisal closes (the meeting held): counts seen while people rate
+        # would tell who gave which.
+        row["grade_counts"] = (
+            [row["counts"][g] for g in rules.GRADES] if row["counts"] is not None else None
+        )
         if row["conclusion"] in totals:
             totals[row["conclusion"]] += 1
     undecided = sum(1 for row in rows if row["conclusion"] not in totals)
@@ -183,6 +187,7 @@ def _appraisal_context(request, meeting, error, typed) -> dict:
         "labels": labels,
         "totals": [(labels[g], totals[g]) for g in rules.GRADES],
         "undecided": undecided,
+        "counted": meeting.status == MeetingStatus.HELD,
         "chart": chart,
         "may_conclude": meeting.status != MeetingStatus.CANCELLED
         and core_selectors.can(request.user, MANAGE, meeting.organization),
