@@ -24,6 +24,9 @@ from django.views.decorators.http import require_POST
 from dangjian.core import selectors as core_selectors
 from dangjian.core.errors import NotFound, ServiceError, ValidationFailed
 from dangjian.core.models import Organization, OrgStatus
+from dangjian.core.pages import form_errors as _form_errors
+from dangjian.core.pages import form_status as _status
+from dangjian.core.pages import or_404 as _or_404
 
 from . import forms, reports, rules, selectors, services
 from .models import Category, Photo, PublicRequest, Status
@@ -39,13 +42,6 @@ ORG_CHOICES = 1000  # organisations offered in a select; larger scopes narrow by
 # Helpers ---------------------------------------------------------------------------------------
 
 
-def _or_404(read, *args, **kwargs):
-    try:
-        return read(*args, **kwargs)
-    except NotFound:
-        raise Http404 from None
-
-
 def _need(user, action=VIEW) -> None:
     if not core_selectors.can(user, action):
         raise Http404
@@ -53,18 +49,6 @@ def _need(user, action=VIEW) -> None:
 
 def _request(user, pk) -> PublicRequest:
     return _or_404(selectors.get_request, user, pk)
-
-
-def _form_errors(form, exc: ServiceError) -> None:
-    form.service_status = exc.status
-    target = exc.field if exc.field in form.fields else None
-    form.add_error(target, str(exc.message))
-
-
-def _status(*forms_) -> int:
-    """400 for a form with errors (409 when the service found a conflict), else 200."""
-    codes = [getattr(f, "service_status", 400) for f in forms_ if f is not None and f.errors]
-    return max(codes) if codes else 200
 
 
 def _top_org(user, action=VIEW) -> Organization:

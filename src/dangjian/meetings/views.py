@@ -33,6 +33,9 @@ from django.views.decorators.http import require_POST
 from dangjian.core import selectors as core_selectors
 from dangjian.core.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from dangjian.core.models import Organization, OrgStatus
+from dangjian.core.pages import form_errors as _form_errors
+from dangjian.core.pages import form_status as _status
+from dangjian.core.pages import or_404 as _or_404
 
 from . import forms, rules, selectors, services
 from .models import (
@@ -54,13 +57,6 @@ CALENDAR_PER_DAY = 6  # more in a day are behind a link to the list of that day
 
 
 # Helpers ---------------------------------------------------------------------------------------
-
-
-def _or_404(read, *args, **kwargs):
-    try:
-        return read(*args, **kwargs)
-    except NotFound:
-        raise Http404 from None
 
 
 def _need(user, action=VIEW) -> None:
@@ -107,18 +103,6 @@ def _org_choices(user, action=VIEW, **filters) -> list[Organization]:
     for org in found:
         org.label = "\u00a0\u00a0" * (org.depth - top) + org.name
     return found
-
-
-def _form_errors(form, exc: ServiceError) -> None:
-    form.service_status = exc.status
-    target = exc.field if exc.field in form.fields else None
-    form.add_error(target, str(exc.message))
-
-
-def _status(*forms_) -> int:
-    """400 for a form with errors (409 when the service found a conflict), else 200."""
-    codes = [getattr(f, "service_status", 400) for f in forms_ if f is not None and f.errors]
-    return max(codes) if codes else 200
 
 
 def _label(activity_type):
