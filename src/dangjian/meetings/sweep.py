@@ -6,9 +6,10 @@ committee members, organisation administrators of that very organisation); an or
 without them gets nothing.
 
 One pass: the role holders with their organisations, the local rules and the month tallies of the
-periods concerned are read once each, whatever the number of branches; keys already sent are
-looked up a thousand at a time. Sent once per person, organisation, activity, period and stage
-(core.Notification.key), however often and on however many workers the sweep runs.
+periods concerned are read once each, whatever the number of branches; then, per period looked
+at (at most eight), the keys already sent (one index range) and the new notifications in
+batches. Sent once per person, organisation, activity, period and stage (core.Notification.key),
+however often and on however many workers the sweep runs.
 """
 
 import datetime
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dangjian.core import permissions
-from dangjian.core.models import Notification, OrgStatus, RoleAssignment
+from dangjian.core.models import Notification, Organization, OrgStatus, RoleAssignment
 
 from . import rules
 from .display import period_label
@@ -48,8 +49,15 @@ def targets(today: datetime.date, lead: int) -> list[tuple[str, rules.Period, st
     return found
 
 
-def _key(stage: str, org_id: int, type_id: int, frequency: str, period: rules.Period) -> str:
-    return f"meeting:{stage}:{org_id}:{type_id}:{frequency}:{period.start.isoformat()}"
+def key_prefix(stage: str, frequency: str, period: rules.Period) -> str:
+    """What the keys of one period's reminders begin with. Keys use only 0-9 and A-Z, so the
+    reminders already sent for a period are one index range on any collation (as organisation
+    paths are, core.selectors.subtree_range)."""
+    return f"MEETING{stage.upper()}{frequency.upper()}{period.start:%Y%m%d}"
+
+
+def key(stage: str, org_id: int, type_id: int, frequency: str, period: rules.Period) -> str:
+    return f"{key_prefix(stage, frequency, period)}O{org_id}T{type_id}"
 
 
 def remind_due(today: datetime.date | None = None) -> int:
@@ -60,7 +68,7 @@ def remind_due(today: datetime.date | None = None) -> int:
     if not wanted:
         return 0
     types = active_types()
-    kinds = set().union(*(t.kind_set for t in types)) if types else set()
+    kinds = {t.pk: t.kind_set for t in types}
     roles = [r for r in permissions.ROLES if MANAGE in permissions.actions_of(r)]
     # The people of each organisation, and the organisations (one query).
     people: dict[int, set[int]] = defaultdict(set)
@@ -69,7 +77,7 @@ def remind_due(today: datetime.date | None = None) -> int:
         role__in=roles,
         user__is_active=True,
         organization__status=OrgStatus.ACTIVE,
-        organization__kind__in=kinds,
+        organization__kind__in=set().union(*kinds.values()) if kinds else [],
     ).values_list(
         "organization_id",
         "organization__path",
@@ -88,14 +96,79 @@ def remind_due(today: datetime.date | None = None) -> int:
             "organization__path", "activity_type_id", "frequency"
         )
     }
-    # Which types each target can concern (their own frequency, or one a local rule sets).
+    held = _held_in(wanted, types, local)
+
+    # What is owed: for each period looked at, the organisations and types that held nothing.
+    by_frequency = defaultdict(list)
+    for i, (frequency, period, stage) in enumerate(wanted):
+        by_frequency[frequency].append((i, period, stage))
+    owed = defaultdict(list)
+    # A frequency depends on the type and the local rules on the organisation's path only.
+    ruled = {path for path, _type_id in local}
+    step = Organization.steplen
+    frequencies = {}
+    for org_id, (path, _name, kind, since) in orgs.items():
+        rules_above = tuple(
+            path[:end] for end in range(step, len(path) + 1, step) if path[:end] in ruled
+        )
+        for t in types:
+            if kind not in kinds[t.id]:
+                continue
+            frequency = frequencies.get((rules_above, t.id))
+            if frequency is None:
+                frequency = frequencies[(rules_above, t.id)] = frequency_for(path, t, local)
+            for i, period, stage in by_frequency.get(frequency, ()):
+                count = (org_id, t.id) in held[i]
+                if rules.period_state(period, count, today, since) == stage:
+                    owed[i].append((org_id, t))
+
+    url = reverse("meetings:compliance")
+    names = {t.pk: type_name(t) for t in types}
+    sent = 0
+    for i, pairs in owed.items():
+        frequency, period, stage = wanted[i]
+        prefix = key_prefix(stage, frequency, period)
+        known = {
+            (user_id, k)
+            for user_id, k in Notification.objects.filter(
+                key__gte=prefix, key__lte=prefix + "Z" * (128 - len(prefix))
+            ).values_list("user_id", "key")
+            if k.startswith(prefix)
+        }
+        values = {"period": period_label(frequency, period), "day": period.end.isoformat()}
+        if stage == rules.OVERDUE:
+            title = _("%(org)s: %(activity)s of %(period)s was not held (the period ended %(day)s)")
+        else:
+            title = _("%(org)s: %(activity)s of %(period)s not held yet (the period ends %(day)s)")
+        rows = []
+        for org_id, t in pairs:
+            k = f"{prefix}O{org_id}T{t.pk}"  # key(stage, org_id, t.pk, frequency, period)
+            users = sorted(u for u in people[org_id] if (u, k) not in known)
+            if not users:
+                continue
+            text = title % {**values, "org": orgs[org_id][1], "activity": names[t.pk]}
+            link = f"{url}?org={org_id}&year={period.start.year}"
+            rows += [
+                Notification(user_id=u, kind=KIND, key=k, title=text[:200], url=link) for u in users
+            ]
+        # The constraint (user, key) settles a race between two workers.
+        Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
+        sent += len(rows)
+    return sent
+
+
+def _held_in(wanted, types, local) -> list[set]:
+    """For each period looked at, the (organisation, type) pairs that held something in it:
+    one query over the month tallies of those periods (the types that can be due at that
+    frequency only)."""
     frequencies_of = defaultdict(set)
     for t in types:
         frequencies_of[t.pk].add(t.frequency)
     for (_path, type_id), freq in local.items():
         frequencies_of[type_id].add(freq)
     condition = Q()
-    for frequency, period, _stage in wanted:
+    in_month = defaultdict(list)  # (year, month) -> the periods looked at that it falls in
+    for i, (frequency, period, _stage) in enumerate(wanted):
         type_ids = [t.pk for t in types if frequency in frequencies_of[t.pk]]
         if type_ids:
             condition |= Q(
@@ -104,61 +177,13 @@ def remind_due(today: datetime.date | None = None) -> int:
                 month__lte=period.end.month,
                 activity_type_id__in=type_ids,
             )
-    held = set()
+        for month in period.months:
+            in_month[(period.start.year, month)].append(i)
+    held = [set() for _ in wanted]
     if condition:
-        held = set(
-            MonthTally.objects.filter(condition, held__gt=0).values_list(
-                "organization_id", "activity_type_id", "year", "month"
-            )
-        )
-
-    by_frequency = defaultdict(list)
-    for frequency, period, stage in wanted:
-        by_frequency[frequency].append((period, stage))
-    rows = []
-    for org_id, (path, name, kind, since) in orgs.items():
-        for t in types:
-            if kind not in t.kind_set:
-                continue
-            frequency = frequency_for(path, t, local) if local else t.frequency
-            for period, stage in by_frequency.get(frequency, ()):
-                year = period.start.year
-                count = sum((org_id, t.pk, year, m) in held for m in period.months)
-                if rules.period_state(period, count, today, since) != stage:
-                    continue
-                rows += _notices(stage, org_id, name, t, frequency, period, people[org_id])
-    return _send_new(rows)
-
-
-def _notices(stage, org_id, name, activity_type, frequency, period, users) -> list:
-    values = {
-        "org": name,
-        "activity": type_name(activity_type),
-        "period": period_label(frequency, period),
-        "day": period.end.isoformat(),
-    }
-    if stage == rules.OVERDUE:
-        title = _("%(org)s: %(activity)s of %(period)s was not held (the period ended %(day)s)")
-    else:
-        title = _("%(org)s: %(activity)s of %(period)s not held yet (the period ends %(day)s)")
-    title = (title % values)[:200]
-    url = f"{reverse('meetings:compliance')}?org={org_id}&year={period.start.year}"
-    key = _key(stage, org_id, activity_type.pk, frequency, period)
-    return [
-        Notification(user_id=user_id, kind=KIND, key=key, title=title, url=url)
-        for user_id in sorted(users)
-    ]
-
-
-def _send_new(rows: list[Notification]) -> int:
-    """Create the notifications not sent before; count only those (bulk_create with
-    ignore_conflicts returns every row, inserted or not; the constraint settles a race)."""
-    keys = sorted({n.key for n in rows})
-    known = set()
-    for at in range(0, len(keys), CHUNK):
-        known |= set(
-            Notification.objects.filter(key__in=keys[at : at + CHUNK]).values_list("user_id", "key")
-        )
-    rows = [n for n in rows if (n.user_id, n.key) not in known]
-    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
-    return len(rows)
+        for org_id, type_id, year, month in MonthTally.objects.filter(
+            condition, held__gt=0
+        ).values_list("organization_id", "activity_type_id", "year", "month"):
+            for i in in_month.get((year, month), ()):
+                held[i].add((org_id, type_id))
+    return held
