@@ -246,12 +246,10 @@ def _heat(request, user, org: Organization, year: int, today: datetime.date) -> 
         if above is not None:
             above["branches"] += 1
             above["overdue"] += bool(r.overdue)
-    below = [
-        {"org": c, "url": _url(c.pk, year), **counts[path]}
-        for path, c in children.items()
-        if counts[path]["branches"]
-    ]
+    below = [{"org": c, **counts[path]} for path, c in children.items() if counts[path]["branches"]]
     below.sort(key=lambda c: (-c["overdue"], c["org"].path))
+    for c in below[:CHILDREN_SHOWN]:
+        c["url"] = _url(c["org"].pk, year)
 
     page_rows = []
     for r in page.object_list:
@@ -288,8 +286,9 @@ def _heat(request, user, org: Organization, year: int, today: datetime.date) -> 
         "all_url": _url(org.pk, year),
         "overdue_url": _url(org.pk, year, overdue=1),
         "overdue_count": len(worst),
-        "worst": [{"org": r.org, "url": _url(r.org.pk, year), "overdue": r.overdue} for r in worst][
-            :OVERDUE_SHOWN
+        "worst": [
+            {"org": r.org, "url": _url(r.org.pk, year), "overdue": r.overdue}
+            for r in worst[:OVERDUE_SHOWN]
         ],
         "below": below[:CHILDREN_SHOWN],
         "below_total": len(below),
