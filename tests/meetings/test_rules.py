@@ -158,3 +158,8 @@ def test_appraisal_tally(ratings, grade):
     counts = rules.tally(ratings)
     assert sum(counts.values()) == sum(r in rules.GRADES for r in ratings)
     assert rules.suggested_grade(counts) == grade
+
+
+def test_periods_after_a_dissolution_are_not_required():
+    states = rules.compliance("quarter", 2026, [], TODAY, until=D(2026, 4, 15))
+    assert [s.state for s in states] == ["overdue", "not_required", "not_required", "not_required"]

@@ -544,3 +544,29 @@ def test_a_stale_attendance_page_does_not_undo_a_sign_in(meeting, people, accoun
     )
     now = {a.name: a.state for a in meeting.attendees.all()}
     assert now["张三"] == "present" and now["王五"] == "present"
+
+
+def test_the_heat_map_reads_the_rules_as_specified(people, tree, types):
+    """selectors' fast reading of the tallies agrees with rules.compliance, period by period."""
+    from dangjian.meetings import rules
+
+    year = timezone.localdate().year
+    held_days = []
+    for month, code in ((1, "committee_meeting"), (2, "committee_meeting"), (2, "theme_day")):
+        when = timezone.make_aware(datetime.datetime(year, month, 10, 9))
+        m = services.schedule(
+            actor=people["alice"],
+            organization=tree["branch_a"],
+            activity_type=types[code],
+            topic=code,
+            starts_at=when,
+        )
+        if when < timezone.now():
+            services.mark_held(actor=people["alice"], meeting=m)
+            held_days.append((code, when.date()))
+    today = datetime.date(year, 6, 15)
+    found = selectors.compliance(tree["branch_a"], year, today)
+    for activity_type, frequency, states in found.activities:
+        days = [d for code, d in held_days if code == activity_type.code]
+        expected = rules.compliance(frequency, year, days, today, tree["branch_a"].established_on)
+        assert [s.state for s in states] == [s.state for s in expected], activity_type.code

@@ -136,11 +136,19 @@ class PeriodState:
     held: int
 
 
-def period_state(period: Period, held: int, today: datetime.date, since: datetime.date | None):
+def period_state(
+    period: Period,
+    held: int,
+    today: datetime.date,
+    since: datetime.date | None,
+    until: datetime.date | None = None,
+):
     """done: held at least once; overdue: the period ended without; due: it runs now;
-    upcoming: it starts later; not_required: it ended before the organisation existed (or
-    before `since`, when the rule applies)."""
+    upcoming: it starts later; not_required: it ended before the organisation existed
+    (`since`), or had not ended when it was dissolved (`until`)."""
     if since is not None and period.end < since:
+        return NOT_REQUIRED
+    if until is not None and period.end > until:
         return NOT_REQUIRED
     if held > 0:
         return DONE
@@ -157,13 +165,15 @@ def compliance(
     held_dates: Iterable[datetime.date],
     today: datetime.date,
     since: datetime.date | None = None,
+    until: datetime.date | None = None,
 ) -> list[PeriodState]:
-    """Each period of `year` with its state, from the dates of the meetings held."""
+    """Each period of `year` with its state, from the dates of the meetings held. The
+    specification the heat map's faster reading (selectors._Year) is tested against."""
     counts = Counter(held_dates)
     out = []
     for period in periods(frequency, year):
         held = sum(n for day, n in counts.items() if period.contains(day))
-        out.append(PeriodState(period, period_state(period, held, today, since), held))
+        out.append(PeriodState(period, period_state(period, held, today, since, until), held))
     return out
 
 

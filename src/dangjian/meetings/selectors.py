@@ -203,18 +203,14 @@ class _Year:
             else:
                 count = sum(held[m - 1] or 0 for m in months)
             # Periods that ended before the organisation existed, or had not ended when it
-            # was dissolved, are not required of it.
+            # was dissolved, are not required of it (rules.period_state).
             gone = (since is not None and period.end < since) or (
                 until is not None and period.end > until
             )
             key = (frequency, i, count, gone)
             found = shared.get(key)
             if found is None:
-                state = (
-                    rules.NOT_REQUIRED
-                    if gone
-                    else rules.period_state(period, count, self.today, None)
-                )
+                state = rules.period_state(period, count, self.today, since, until)
                 found = shared[key] = rules.PeriodState(period, state, count)
             states.append(found)
             rank = RANK[found.state]
