@@ -18,12 +18,13 @@ from html.parser import HTMLParser
 
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dangjian.core.models import Organization
 from dangjian.core.rules import meeting_is_valid
 from dangjian.transfers.documents import DOCX_TYPE, xml_safe
 
+from . import services
 from .models import AttendeeState, Meeting, MeetingStatus
 from .services import sanitise
 
@@ -37,23 +38,12 @@ RECORD_TITLE = "会议记录"
 BOOK_TITLE = "会议记录本"
 BLANK = "＿＿＿＿"
 
-# The builtin activity types by their Chinese names (the stored names are the English msgids).
-TYPE_NAMES = {
-    "general_meeting": "支部党员大会",
-    "committee_meeting": "支部委员会会议",
-    "group_meeting": "党小组会",
-    "lecture": "党课",
-    "theme_day": "主题党日",
-    "life_meeting": "组织生活会",
-    "appraisal": "民主评议党员",
-    "talks": "谈心谈话",
-}
-
 
 def type_name(activity_type) -> str:
-    if activity_type.builtin and activity_type.code in TYPE_NAMES:
-        return TYPE_NAMES[activity_type.code]
-    return activity_type.name
+    """The type's name as the records print it: in Chinese, whatever the reader's language (the
+    records are official documents, written in Chinese throughout)."""
+    with translation.override("zh-hans"):
+        return services.type_name(activity_type)
 
 
 def _cn_date(day: datetime.date) -> str:
