@@ -570,3 +570,27 @@ def test_the_heat_map_reads_the_rules_as_specified(people, tree, types):
         days = [d for code, d in held_days if code == activity_type.code]
         expected = rules.compliance(frequency, year, days, today, tree["branch_a"].established_on)
         assert [s.state for s in states] == [s.state for s in expected], activity_type.code
+
+
+def test_a_recorder_who_lost_the_role_does_not_block_other_changes(
+    people, tree, types, make_user, admin
+):
+    from dangjian.core import services as core
+    from dangjian.core.models import RoleAssignment
+
+    clerk = make_user("clerk")
+    core.assign_role(actor=admin, user=clerk, org=tree["branch_a"], role="committee_member")
+    later = services.schedule(
+        actor=people["alice"],
+        organization=tree["branch_a"],
+        activity_type=types["theme_day"],
+        topic="主题党日",
+        starts_at=at(3),
+        recorder=clerk,
+    )
+    core.revoke_role(actor=admin, assignment=RoleAssignment.objects.get(user=clerk))
+    changed = services.update(actor=people["alice"], meeting=later, place="新会议室")
+    assert changed.place == "新会议室" and changed.recorder == clerk
+    assert fails(
+        lambda: services.update(actor=people["alice"], meeting=later, recorder=people["bob"])
+    ) == ("not_a_recorder", "recorder")

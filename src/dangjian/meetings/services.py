@@ -149,7 +149,7 @@ def _aware(value, field: str) -> datetime.datetime:
     raise ValidationFailed(_("Enter a date and time."), code="required", field=field)
 
 
-def _clean(values: dict, org: Organization) -> dict:
+def _clean(values: dict, org: Organization, *, kept_recorder=None) -> dict:
     activity_type = values.get("activity_type")
     if not isinstance(activity_type, ActivityType) or not activity_type.active:
         raise ValidationFailed(
@@ -173,7 +173,10 @@ def _clean(values: dict, org: Organization) -> dict:
             _("Enter a date between 1921 and 2100."), code="out_of_range", field="ends_at"
         )
     recorder = values.get("recorder")
-    if recorder is not None and not selectors.can(recorder, MANAGE, org):
+    # A recorder kept as it was is not checked again: one who has since lost the role must
+    # not block every other change to the meeting.
+    kept = recorder is not None and getattr(recorder, "pk", None) == kept_recorder
+    if recorder is not None and not kept and not selectors.can(recorder, MANAGE, org):
         raise ValidationFailed(
             _("The recorder must be someone who records meetings at “%(org)s”.")
             % {"org": org.name},
@@ -333,7 +336,7 @@ def update(*, actor, meeting: Meeting, **values) -> Meeting:
         raise Conflict(_("The meeting is cancelled."), code="cancelled")
     before = audit.snapshot(meeting, MEETING_FIELDS)
     merged = {f: getattr(meeting, f) for f in MEETING_FIELDS if f != "status"} | values
-    data = _clean(merged, meeting.organization)
+    data = _clean(merged, meeting.organization, kept_recorder=meeting.recorder_id)
     was_held = meeting.is_held
     if was_held:
         _check_not_future(data["starts_at"])
