@@ -97,6 +97,19 @@ def _local_rules(paths: list[str]) -> dict[tuple[str, int], str]:
     }
 
 
+def rules_in_force(org: Organization) -> dict[int, FrequencyRule]:
+    """Type id -> the local rule that decides the type's frequency at `org`: the deepest at or
+    above it (one query; the pages that say where a frequency comes from read this)."""
+    found = {}
+    for rule in FrequencyRule.objects.filter(
+        organization__path__in=org.ancestor_paths()
+    ).select_related("organization"):
+        held = found.get(rule.activity_type_id)
+        if held is None or len(rule.organization.path) > len(held.organization.path):
+            found[rule.activity_type_id] = rule
+    return found
+
+
 def frequency_for(org_path: str, activity_type: ActivityType, local: dict) -> str:
     """The deepest local rule at or above the organisation, else the type's own frequency."""
     step = Organization.steplen

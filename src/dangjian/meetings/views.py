@@ -42,7 +42,6 @@ from .models import (
     Attendee,
     AttendeeState,
     Frequency,
-    FrequencyRule,
     Meeting,
     MeetingFile,
     MeetingStatus,
@@ -698,22 +697,14 @@ def _frequency_rows(org: Organization) -> list[dict]:
     from: the deepest local rule at or above it, else the kind's own (national) frequency."""
     types = [_label(t) for t in selectors.active_types()]
     # The scope was checked on `org`; its ancestors' rules are what applies to it.
-    found = {
-        (r.organization.path, r.activity_type_id): r
-        for r in FrequencyRule.objects.filter(
-            organization__path__in=org.ancestor_paths()
-        ).select_related("organization")
-    }
-    local = {key: r.frequency for key, r in found.items()}
+    in_force = selectors.rules_in_force(org)
+    local = {(r.organization.path, type_id): r.frequency for type_id, r in in_force.items()}
     required = {t.pk: f for t, f in selectors.required_activities(org, types, local)}
     labels = dict(Frequency.choices)
     rows = []
     for t in types:
-        frequency = selectors.frequency_for(org.path, t, local)
-        source = next(
-            (found[(p, t.pk)] for p in reversed(org.ancestor_paths()) if (p, t.pk) in found),
-            None,
-        )
+        source = in_force.get(t.pk)
+        frequency = source.frequency if source is not None else t.frequency
         rows.append(
             {
                 "type": t,

@@ -30,7 +30,7 @@ from dangjian.core.models import Organization, OrgKind
 
 from . import rules, selectors
 from .display import LOOKS, look, period_label
-from .models import Frequency, FrequencyRule, MeetingStatus
+from .models import Frequency, MeetingStatus
 from .services import type_name
 
 VIEW = selectors.VIEW
@@ -120,13 +120,7 @@ def _sources(org: Organization, types) -> dict[int, dict]:
     """Where each type's frequency comes from for this organisation: the deepest local rule at
     or above it, else the type's own setting (the national text, a common local rule, or the
     platform's)."""
-    rules_here = {}
-    for rule in FrequencyRule.objects.filter(
-        organization__path__in=org.ancestor_paths()
-    ).select_related("organization"):
-        held = rules_here.get(rule.activity_type_id)
-        if held is None or len(rule.organization.path) > len(held.organization.path):
-            rules_here[rule.activity_type_id] = rule
+    rules_here = selectors.rules_in_force(org)
     national = rules.version_on(_today())
     out = {}
     for t in types:
