@@ -31,10 +31,13 @@ def named(prefix: str = "", **names):
         raise
 
 
-def organization(request, org_id: int, field: str | None = None) -> Organization:
-    """An organisation the caller may see; 404 naming the input field otherwise."""
+def organization(
+    request, org_id: int, field: str | None = None, action: str = "org.view"
+) -> Organization:
+    """An organisation where the caller may do `action` (see it, by default); 404 naming the
+    input field otherwise."""
     try:
-        return selectors.get_organization(request.user, org_id)
+        return selectors.get_organization(request.user, org_id, action)
     except NotFound as exc:
         exc.field = field
         raise

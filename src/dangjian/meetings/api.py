@@ -29,6 +29,7 @@ from pydantic import AfterValidator, AwareDatetime
 from dangjian.core import selectors as core_selectors
 from dangjian.core.api import ERRORS, READ_ERRORS, Error, Id, IdField, PathId
 from dangjian.core.apitools import named as _named
+from dangjian.core.apitools import organization as _organization
 from dangjian.core.apitools import today as _today
 from dangjian.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dangjian.core.models import Organization, User
@@ -468,17 +469,12 @@ def _mine(request, meeting_id: int) -> Meeting:
 
 def _org(request, org_id: int | None, field: str = "org") -> Organization:
     """An organisation where the caller sees meetings (default: the top of the scope)."""
-    user = request.user
-    if org_id is None:
-        found = core_selectors.top_organization(user, VIEW)
-        if found is not None:
-            return found
-    else:
-        try:
-            return core_selectors.get_organization(user, org_id, VIEW)
-        except NotFound:
-            pass
-    raise NotFound(_("Organisation not found."), field=field)
+    if org_id is not None:
+        return _organization(request, org_id, field, action=VIEW)
+    found = core_selectors.top_organization(request.user, VIEW)
+    if found is None:
+        raise NotFound(_("Organisation not found."), field=field)
+    return found
 
 
 def _may_manage(request, org: Organization) -> None:
