@@ -129,6 +129,8 @@ def get_organization(user, pk, action: str = "org.view") -> Organization:
         pk = int(pk)
     except (TypeError, ValueError):
         raise NotFound("organisation not found") from None
+    if not 0 < pk < 2**63:  # beyond a database integer: nothing, not an overflow
+        raise NotFound("organisation not found")
     org = organizations(user, action).filter(pk=pk).first()
     if org is None:
         raise NotFound("organisation not found")

@@ -18,15 +18,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dangjian.core import selectors as core_selectors
-from dangjian.core.errors import NotFound
 from dangjian.core.models import Organization, OrgKind
+from dangjian.core.pages import organization_or_top
 
 from . import rules, selectors
 from .display import LOOKS, look, period_label
@@ -57,18 +56,7 @@ def _year(value, today: datetime.date) -> int:
 
 
 def _org(user, raw) -> Organization:
-    if raw in (None, ""):
-        org = core_selectors.top_organization(user, VIEW)
-        if org is None:
-            raise Http404
-        return org
-    text = str(raw)
-    if not (text.isascii() and text.isdigit() and len(text) < 12):
-        raise Http404
-    try:
-        return core_selectors.get_organization(user, int(text), VIEW)
-    except NotFound:
-        raise Http404 from None
+    return organization_or_top(user, raw, VIEW)
 
 
 def _url(org_id: int, year: int, **extra) -> str:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from dangjian.core import selectors as core_selectors
 from dangjian.core.errors import NotFound, ServiceError
 from dangjian.core.models import Organization
+from dangjian.core.pages import organization_or_top
 
 from . import documents, rules, selectors, services
 from .models import Attendee, Conclusion, Frequency, Grade, MeetingStatus
@@ -35,16 +36,7 @@ def _meeting(user, pk, action: str = VIEW):
 
 
 def _org(user, raw, action: str = VIEW) -> Organization:
-    """The organisation asked for (in scope), else where the user's scope starts; 404 outside."""
-    if raw not in (None, ""):
-        try:
-            return core_selectors.get_organization(user, raw, action)
-        except NotFound:
-            raise Http404 from None
-    org = core_selectors.top_organization(user, action)
-    if org is None:
-        raise Http404
-    return org
+    return organization_or_top(user, raw, action)
 
 
 def _int(value, low: int, high: int) -> int | None:
