@@ -594,3 +594,36 @@ def test_a_recorder_who_lost_the_role_does_not_block_other_changes(
     assert fails(
         lambda: services.update(actor=people["alice"], meeting=later, recorder=people["bob"])
     ) == ("not_a_recorder", "recorder")
+
+
+def test_an_incoming_mobile_member_is_a_guest_who_never_votes(people, tree, types, roster):
+    """DOMAIN §7: a mobile member takes part in the host's organisational life, without a vote
+    there; at home they stay expected and keep their vote."""
+    from dangjian.transfers import services as transfers
+
+    transfers.register_mobile_out(
+        actor=people["bob"],
+        member=roster["zhao"],
+        host_org=tree["branch_a"],
+        since=timezone.localdate() - datetime.timedelta(days=10),
+        expected_return=timezone.localdate() + datetime.timedelta(days=60),
+    )
+    at_host = services.schedule(
+        actor=people["alice"],
+        organization=tree["branch_a"],
+        activity_type=types["general_meeting"],
+        topic="支部党员大会",
+        starts_at=at(1),
+    )
+    guest = at_host.attendees.get(member=roster["zhao"])
+    assert guest.guest and not guest.may_vote
+    assert services.summary(at_host)["voting_members"] == 2  # 张三 and 王五 only
+    at_home = services.schedule(
+        actor=people["bob"],
+        organization=tree["branch_b"],
+        activity_type=types["general_meeting"],
+        topic="支部党员大会",
+        starts_at=at(1),
+    )
+    home = at_home.attendees.get(member=roster["zhao"])
+    assert not home.guest and home.may_vote
